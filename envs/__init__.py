@@ -1,0 +1,1 @@
+"""The lecture's environments, installed as ``sb3_softopt.envs``."""

@@ -1,0 +1,17 @@
+"""sb3_softopt: maximum-entropy RL ("control as inference") for Stable-Baselines3 and Gymnasium.
+
+Importing the package registers its Gymnasium environments (``LotteryMDP-v0``, ...).
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+# Registering the environments is a side effect of importing ``sb3_softopt.envs``.
+from sb3_softopt import envs  # noqa: F401
+from sb3_softopt.common.schedules import make_schedule, parse_schedule
+
+try:
+    __version__ = version("sb3_softopt")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = ["__version__", "envs", "make_schedule", "parse_schedule"]

@@ -1,0 +1,198 @@
+"""Schedules of ``progress_remaining`` shared by every algorithm of the package.
+
+SB3 calls schedules with ``progress_remaining``, which goes from 1 (start of
+training) to 0 (end). Our temperatures and target entropies accept the same
+callables, plus a yaml-friendly string form so that rl-zoo3 hyperparameter files
+can express them:
+
+======================  =====================================================
+string                  value at progress_remaining ``p``
+======================  =====================================================
+``"0.2"``               constant 0.2
+``"const_0.2"``         constant 0.2
+``"lin_0.1"``           linear from 0.1 to 0 (rl-zoo3's own form)
+``"lin_0.1_0.001"``     linear from 0.1 (start) to 0.001 (end)
+``"loglin_0.1_0.001"``  log-linear (geometric) from 0.1 to 0.001; both > 0
+``"exp_0.1_0.001"``     alias of ``loglin``
+======================  =====================================================
+
+Schedules are small picklable classes (not lambdas) so that ``save``/``load``
+round-trip them and their ``repr`` is readable in logs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Union
+
+ScheduleLike = Union[float, int, str, Callable[[float], float]]
+
+
+class ScheduleError(ValueError):
+    """A schedule (string, number or callable) could not be understood."""
+
+
+class Schedule:
+    """Base class: a function of ``progress_remaining`` in [0, 1]."""
+
+    def __call__(self, progress_remaining: float) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def initial_value(self) -> float:
+        return float(self(1.0))
+
+    @property
+    def final_value(self) -> float:
+        return float(self(0.0))
+
+
+class ConstantSchedule(Schedule):
+    """Always ``value``."""
+
+    def __init__(self, value: float):
+        self.value = float(value)
+
+    def __call__(self, progress_remaining: float) -> float:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"ConstantSchedule({self.value!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ConstantSchedule) and other.value == self.value
+
+
+class LinearSchedule(Schedule):
+    """Linear interpolation from ``start`` (p=1) to ``end`` (p=0)."""
+
+    def __init__(self, start: float, end: float = 0.0):
+        self.start, self.end = float(start), float(end)
+
+    def __call__(self, progress_remaining: float) -> float:
+        p = min(max(float(progress_remaining), 0.0), 1.0)
+        return self.end + (self.start - self.end) * p
+
+    def __repr__(self) -> str:
+        return f"LinearSchedule(start={self.start!r}, end={self.end!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LinearSchedule) and (other.start, other.end) == (self.start, self.end)
+
+
+class LogLinearSchedule(Schedule):
+    """Geometric interpolation from ``start`` (p=1) to ``end`` (p=0); both must be > 0.
+
+    This is the temperature anneal used for finetuning in Haarnoja et al. (2017):
+    the log of the value moves linearly, so every decade takes the same time.
+    """
+
+    def __init__(self, start: float, end: float):
+        start, end = float(start), float(end)
+        if start <= 0 or end <= 0:
+            raise ScheduleError(f"a log-linear schedule needs positive end points, got start={start}, end={end}")
+        self.start, self.end = start, end
+        self._log_start, self._log_end = math.log(start), math.log(end)
+
+    def __call__(self, progress_remaining: float) -> float:
+        p = min(max(float(progress_remaining), 0.0), 1.0)
+        return math.exp(self._log_end + (self._log_start - self._log_end) * p)
+
+    def __repr__(self) -> str:
+        return f"LogLinearSchedule(start={self.start!r}, end={self.end!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LogLinearSchedule) and (other.start, other.end) == (self.start, self.end)
+
+
+class CallableSchedule(Schedule):
+    """Wraps a user callable so that it gets the Schedule helpers."""
+
+    def __init__(self, func: Callable[[float], float]):
+        self.func = func
+
+    def __call__(self, progress_remaining: float) -> float:
+        return float(self.func(progress_remaining))
+
+    def __repr__(self) -> str:
+        return f"CallableSchedule({self.func!r})"
+
+
+def _parse_float(token: str, text: str) -> float:
+    try:
+        value = float(token)
+    except ValueError:
+        raise ScheduleError(f"cannot read {token!r} as a number in schedule {text!r}") from None
+    if not math.isfinite(value):
+        raise ScheduleError(f"schedule {text!r} has a non-finite value {token!r}")
+    return value
+
+
+def parse_schedule(text: str) -> Schedule:
+    """Parse the string form of a schedule (see the module docstring)."""
+    if not isinstance(text, str):
+        raise ScheduleError(f"expected a schedule string, got {type(text).__name__}")
+    raw = text.strip()
+    if not raw:
+        raise ScheduleError("empty schedule string")
+    try:
+        return ConstantSchedule(_parse_float(raw, text))
+    except ScheduleError:
+        pass
+    kind, _, rest = raw.partition("_")
+    kind = kind.lower()
+    args = [tok for tok in rest.split("_")] if rest else []
+    if any(tok == "" for tok in args):
+        raise ScheduleError(f"malformed schedule {text!r}: empty field")
+    values = [_parse_float(tok, text) for tok in args]
+    if kind in ("const", "constant"):
+        if len(values) != 1:
+            raise ScheduleError(f"'const' schedule takes one value, got {text!r} (e.g. 'const_0.2')")
+        return ConstantSchedule(values[0])
+    if kind in ("lin", "linear"):
+        if len(values) not in (1, 2):
+            raise ScheduleError(f"'lin' schedule takes one or two values, got {text!r} (e.g. 'lin_0.1_0.001')")
+        return LinearSchedule(*values)
+    if kind in ("loglin", "exp", "loglinear"):
+        if len(values) != 2:
+            raise ScheduleError(f"'loglin' schedule takes two values, got {text!r} (e.g. 'loglin_0.1_0.001')")
+        return LogLinearSchedule(*values)
+    raise ScheduleError(
+        f"unknown schedule {text!r}: use a number, 'const_V', 'lin_START[_END]' or 'loglin_START_END'"
+    )
+
+
+def make_schedule(value: ScheduleLike, name: str = "schedule") -> Schedule:
+    """Turn a number, a schedule string or a callable into a :class:`Schedule`.
+
+    :param value: constant, string form, or callable of ``progress_remaining``
+    :param name: parameter name used in error messages
+    """
+    if isinstance(value, Schedule):
+        return value
+    if isinstance(value, bool):
+        raise ScheduleError(f"{name} must be a number, a schedule string or a callable, got a bool")
+    if isinstance(value, (int, float)):
+        if not math.isfinite(float(value)):
+            raise ScheduleError(f"{name} must be finite, got {value}")
+        return ConstantSchedule(float(value))
+    if isinstance(value, str):
+        try:
+            return parse_schedule(value)
+        except ScheduleError as exc:
+            raise ScheduleError(f"{name}: {exc}") from None
+    if callable(value):
+        return CallableSchedule(value)
+    raise ScheduleError(f"{name} must be a number, a schedule string or a callable, got {type(value).__name__}")
+
+
+def check_schedule_range(schedule: Schedule, name: str, *, positive: bool = False, non_negative: bool = False) -> None:
+    """Raise ``ValueError`` if the schedule leaves the allowed range at its ends or midpoint."""
+    for p in (1.0, 0.5, 0.0):
+        v = schedule(p)
+        if not math.isfinite(v):
+            raise ValueError(f"{name} is not finite at progress_remaining={p}: {v}")
+        if positive and v <= 0:
+            raise ValueError(f"{name} must be > 0, got {v} at progress_remaining={p}")
+        if non_negative and v < 0:
+            raise ValueError(f"{name} must be >= 0, got {v} at progress_remaining={p}")

@@ -1,0 +1,1 @@
+"""sb3_softopt.entropy_ppo"""

@@ -1,0 +1,86 @@
+import math
+import pickle
+
+import pytest
+
+from sb3_softopt.common import (
+    ConstantSchedule,
+    LinearSchedule,
+    LogLinearSchedule,
+    ScheduleError,
+    make_schedule,
+    parse_schedule,
+    parse_target_entropy,
+    parse_temperature,
+)
+
+
+@pytest.mark.parametrize(
+    "text, p, expected",
+    [
+        ("0.2", 0.3, 0.2),
+        ("const_0.5", 0.0, 0.5),
+        ("lin_0.1", 1.0, 0.1),
+        ("lin_0.1", 0.0, 0.0),
+        ("lin_0.1", 0.5, 0.05),
+        ("lin_1_3", 0.25, 2.5),
+        ("loglin_0.1_0.001", 1.0, 0.1),
+        ("loglin_0.1_0.001", 0.0, 0.001),
+        ("loglin_0.1_0.001", 0.5, 0.01),
+        ("exp_1_0.01", 0.5, 0.1),
+        ("lin_1e-3_1e-5", 1.0, 1e-3),
+    ],
+)
+def test_parse_schedule_values(text, p, expected):
+    assert math.isclose(parse_schedule(text)(p), expected, rel_tol=1e-12, abs_tol=1e-15)
+
+
+@pytest.mark.parametrize("bad", ["", "lin_", "lin_a_b", "cosine_1_2", "loglin_0_1", "loglin_1", "const_1_2", "lin_1_2_3", "nan"])
+def test_parse_schedule_rejects_malformed(bad):
+    with pytest.raises(ScheduleError):
+        parse_schedule(bad)
+
+
+def test_schedule_clips_progress_and_pickles():
+    sched = LinearSchedule(1.0, 0.0)
+    assert sched(1.5) == 1.0 and sched(-0.5) == 0.0
+    for s in (ConstantSchedule(2.0), LinearSchedule(1.0, 2.0), LogLinearSchedule(1.0, 0.1)):
+        assert pickle.loads(pickle.dumps(s)) == s
+
+
+def test_make_schedule_forms():
+    assert make_schedule(0.3)(0.1) == 0.3
+    assert make_schedule(lambda p: 2 * p)(0.25) == 0.5
+    with pytest.raises(ScheduleError, match="lr"):
+        make_schedule("bogus", name="lr")
+    with pytest.raises(ScheduleError):
+        make_schedule(True)
+    with pytest.raises(ScheduleError):
+        make_schedule(float("inf"))
+
+
+def test_parse_temperature():
+    cfg = parse_temperature("auto")
+    assert cfg.auto and cfg.init_value == 1.0
+    cfg = parse_temperature("auto_0.1")
+    assert cfg.auto and cfg.init_value == 0.1
+    cfg = parse_temperature("loglin_0.1_0.001")
+    assert not cfg.auto and math.isclose(cfg.schedule(0.0), 0.001)
+    assert parse_temperature(0.0, allow_zero=True).init_value == 0.0
+    with pytest.raises(ValueError, match="ent_coef"):
+        parse_temperature(0.0)
+    with pytest.raises(ValueError, match="ent_coef"):
+        parse_temperature(-1.0)
+    with pytest.raises(ValueError):
+        parse_temperature("lin_1_-1")
+    with pytest.raises(ValueError):
+        parse_temperature("auto_-1")
+    with pytest.raises(ScheduleError):
+        parse_temperature("auto_x")
+
+
+def test_parse_target_entropy():
+    assert parse_target_entropy("auto", -3.0)(0.5) == -3.0
+    assert parse_target_entropy("lin_0_-2", -1.0)(0.5) == -1.0
+    with pytest.raises(ScheduleError):
+        parse_target_entropy("lin_x", -1.0)
