@@ -1,1 +1,46 @@
-"""sb3_softopt.inference"""
+"""
+Exact tabular control as inference.
+
+>>> import gymnasium as gym, sb3_softopt
+>>> from sb3_softopt.inference import TabularMDP, soft_value_iteration, exact_inference
+>>> mdp = TabularMDP.from_env(gym.make("LotteryMDP-v0"))
+>>> var = soft_value_iteration(mdp, alpha=1.0)      # variational: expected next value
+>>> opt = exact_inference(mdp, alpha=1.0)           # exact: alpha * log E exp(V'/alpha), optimistic
+
+See ``docs/inference.md`` for the user guide.
+"""
+
+from sb3_softopt.inference._ops import entropy
+from sb3_softopt.inference.mdp import InvalidMDPError, TabularMDP
+from sb3_softopt.inference.messages import (
+    ForwardBackward,
+    forward_backward,
+    forward_messages,
+    marginal_entropy,
+    state_marginals,
+)
+from sb3_softopt.inference.solvers import (
+    MDP_HORIZON,
+    ConvergenceWarning,
+    SoftSolution,
+    evaluate_policy,
+    exact_inference,
+    soft_value_iteration,
+)
+
+__all__ = [
+    "MDP_HORIZON",
+    "ConvergenceWarning",
+    "ForwardBackward",
+    "InvalidMDPError",
+    "SoftSolution",
+    "TabularMDP",
+    "entropy",
+    "evaluate_policy",
+    "exact_inference",
+    "forward_backward",
+    "forward_messages",
+    "marginal_entropy",
+    "soft_value_iteration",
+    "state_marginals",
+]
