@@ -588,3 +588,9 @@ def test_forward_support_path_equals_full_path(rng, monkeypatch, transition_rewa
     for a, b in zip(restricted, full):
         np.testing.assert_allclose(a, b, atol=1e-15)
     np.testing.assert_allclose(full[2], forward_backward(mdp, 0.5).marginals, atol=1e-12)
+
+
+def test_from_env_uses_the_sparse_model_of_a_large_grid():
+    # A dense (S, A, S') model of this grid would need 64 GB; from_env must not build it.
+    mdp = TabularMDP.from_env(gym.make("ReachingGridworld-v0", width=200, height=200))
+    assert mdp.P.shape == (200 * 200 * 5, 200 * 200)

@@ -285,7 +285,11 @@ class TabularMDP:
         :param kwargs: override any other constructor argument.
         """
         base = getattr(env, "unwrapped", env)
-        missing = [n for n in ("transition_matrix", "reward_matrix") if not hasattr(base, n)]
+        # ``dir`` rather than ``hasattr``: envs may compute ``transition_matrix`` lazily as a dense
+        # (S, A, S') array, which a large grid cannot afford when a sparse copy is on offer.
+        names = set(dir(base))
+        has_transitions = "transition_matrix_sparse" in names or "transition_matrix" in names
+        missing = [n for n, ok in (("transition_matrix", has_transitions), ("reward_matrix", "reward_matrix" in names)) if not ok]
         if missing:
             raise TypeError(
                 f"{type(base).__name__} does not expose a tabular model: missing attribute(s) {missing} "
