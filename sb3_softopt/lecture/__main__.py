@@ -55,7 +55,9 @@ def main(argv: Sequence[str] | None = None) -> Any:
     if args.command == "all":
         from sb3_softopt.lecture import report
 
-        return report.run_all(args.out, quick=args.quick, seed=args.seed, claims=args.only, reuse=args.reuse)
+        return report.run_all(
+            args.out, quick=args.quick, seed=args.seed, claims=args.only, reuse=args.reuse, saved_only=args.saved_only
+        )
     options = {k: v for k, v in vars(args).items() if k not in _COMMON}
     result = EXPERIMENTS[args.command].run(args.out, quick=args.quick, seed=args.seed, **options)
     print(_summary(result))

@@ -1,0 +1,353 @@
+"""Lecture 4.3: soft Q-learning ~ entropy-regularised policy gradient.
+
+The lecture shows that the policy gradient of the maximum-entropy objective, written with
+``log pi = Q - V``, is soft Q-learning up to the off-policy soft max and the ``- grad V`` term:
+both optimise ``E[sum_t gamma^t (r_t + alpha * H(pi(.|s_t)))]`` and share its optimum, the
+soft-optimal policy ``pi*(a|s) = exp((Q*(s,a) - V*(s)) / alpha)``.
+
+This experiment trains :class:`~sb3_softopt.SoftDQN` (soft Q-learning) and
+:class:`~sb3_softopt.EntropyPPO` (policy gradient on the soft return ``r - alpha log pi``) at the
+*same fixed temperature* ``alpha`` and discount ``gamma`` on a small reaching gridworld with
+one-hot observations, and measures, every ``eval_freq`` environment steps, how far each learned
+policy is from the exact ``soft_value_iteration`` policy.
+
+Consistency between the solver and the agents (the choice made here):
+
+* the gridworld runs in its *terminating* mode (``terminate_at_goal=True, horizon=None``):
+  entering the goal pays ``goal_reward`` and ends the episode, there is no horizon-dependent
+  terminal penalty, so the task is a stationary discounted MDP;
+* the exact reference is the *infinite-horizon* soft value iteration with the same ``gamma`` and
+  ``alpha``, the goal marked as a terminal state (value 0, like the agents' ``(1 - done)`` mask);
+* the 30-step ``TimeLimit`` only *truncates* episodes; SB3 bootstraps through truncations (SoftDQN's
+  replay buffer with ``handle_timeout_termination``, EntropyPPO's ``gamma * V(terminal_obs)``
+  reward fold), so the agents estimate the same infinite-horizon values.
+
+Metric: ``KL(pi* || pi_agent)`` per state, averaged with weights ``d(s)`` = the expected number of
+visits to ``s`` within an episode (30 steps from the start, stopping at the goal) when following
+``pi*``, normalised to sum to 1. These are the states where the soft-optimal policy acts; states it
+never reaches carry no weight. The unweighted mean over all non-terminal states is reported too.
+
+Run it alone::
+
+    python -m sb3_softopt.experiments.equivalence --out runs/equivalence [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch as th
+from stable_baselines3.common.callbacks import BaseCallback
+
+__all__ = [
+    "ExactReference",
+    "KLTracker",
+    "exact_reference",
+    "policy_log_probs",
+    "weighted_kl",
+    "make_env",
+    "run",
+    "main",
+]
+
+#: The default task: a 6 x 3 reaching grid, start (1, 1), goal (4, 1), three moves apart.
+ENV_KWARGS: dict[str, Any] = dict(width=6, height=3, horizon=None, terminate_at_goal=True, goal_reward=10.0, move_cost=0.1)
+MAX_EPISODE_STEPS = 30
+
+
+def make_env(env_kwargs: dict[str, Any] | None = None) -> gym.Env:
+    """The terminating reaching grid with one-hot observations (``OneHotObservation``)."""
+    import sb3_softopt  # noqa: F401  (registers the environments)
+    from sb3_softopt.envs import OneHotObservation
+
+    kwargs = dict(ENV_KWARGS)
+    kwargs.update(env_kwargs or {})
+    return OneHotObservation(gym.make("ReachingGridworld-v0", max_episode_steps=MAX_EPISODE_STEPS, **kwargs))
+
+
+class ExactReference:
+    """The exact soft-optimal policy of the env and the state weights of the KL metric.
+
+    :ivar log_policy: ``(S, A)`` log pi*(a|s) from infinite-horizon soft value iteration.
+    :ivar weights: ``(S,)`` normalised expected visits under pi* (0 on terminal states).
+    :ivar nonterminal: ``(S,)`` bool mask of states where the agent acts.
+    """
+
+    def __init__(self, log_policy: np.ndarray, weights: np.ndarray, nonterminal: np.ndarray, v: np.ndarray) -> None:
+        self.log_policy = log_policy
+        self.weights = weights
+        self.nonterminal = nonterminal
+        self.v = v
+
+    @property
+    def n_states(self) -> int:
+        return int(self.log_policy.shape[0])
+
+
+def exact_reference(env: gym.Env, alpha: float, gamma: float, visit_steps: int = MAX_EPISODE_STEPS) -> ExactReference:
+    """Solve the env's tabular model exactly and compute the KL weights.
+
+    :param env: a (wrapped) ``ReachingGridworld`` in terminating mode, or any env exposing the
+        tabular model attributes and a ``goal`` state index on ``unwrapped``.
+    :param alpha: temperature (> 0).
+    :param gamma: discount in (0, 1).
+    :param visit_steps: episode length used for the expected-visit weights.
+    """
+    from sb3_softopt.inference import TabularMDP, soft_value_iteration
+
+    if not (0 < gamma < 1):
+        raise ValueError(f"gamma must be in (0, 1) for the infinite-horizon reference, got gamma={gamma!r}")
+    if not alpha > 0:
+        raise ValueError(f"alpha must be > 0, got alpha={alpha!r}")
+    base = env.unwrapped
+    P = np.asarray(base.transition_matrix, dtype=np.float64)  # (S, A, S')
+    S = P.shape[0]
+    terminal = np.zeros(S, dtype=bool)
+    if getattr(base, "terminate_at_goal", False):
+        terminal[int(base.goal)] = True
+    mdp = TabularMDP.from_env(env, horizon=None, terminal_states=terminal)
+    sol = soft_value_iteration(mdp, alpha=alpha, gamma=gamma, horizon=None)
+    log_pi = np.asarray(sol.log_policy, dtype=np.float64)
+    pi = np.exp(log_pi)
+    # Expected visits within an episode: propagate the state distribution under pi*, counting a
+    # state before the agent acts in it; mass entering a terminal state stops there.
+    p = np.asarray(base.initial_state_dist, dtype=np.float64).copy()
+    visits = np.zeros(S)
+    P_pi = np.einsum("sa,sat->st", pi, P)
+    for _ in range(int(visit_steps)):
+        p = np.where(terminal, 0.0, p)
+        visits += p
+        p = p @ P_pi
+    weights = visits / visits.sum()
+    return ExactReference(log_pi, weights, ~terminal, np.asarray(sol.v))
+
+
+def policy_log_probs(model: Any, obs: np.ndarray) -> np.ndarray:
+    """``log pi(a|s)`` of an SB3 discrete-action model for a batch of observations, ``(N, A)``.
+
+    Uses the policy's ``action_log_probs`` (SoftDQN: ``log softmax(Q / alpha)``) when it has one,
+    else the action distribution (actor-critic policies such as EntropyPPO's).
+    """
+    policy = model.policy
+    with th.no_grad():
+        obs_t, _ = policy.obs_to_tensor(obs)
+        if hasattr(policy, "action_log_probs"):
+            logp = policy.action_log_probs(obs_t)
+        else:
+            dist = policy.get_distribution(obs_t).distribution
+            logp = th.log_softmax(dist.logits, dim=-1)
+    return logp.cpu().numpy().astype(np.float64)
+
+
+def weighted_kl(ref: ExactReference, log_q: np.ndarray) -> tuple[float, float]:
+    """(visitation-weighted, uniform over non-terminal states) ``KL(pi* || q)`` in nats."""
+    pi = np.exp(ref.log_policy)
+    kl = np.sum(pi * (ref.log_policy - log_q), axis=1)
+    kl = np.maximum(kl, 0.0)  # float round-off only
+    return float(np.dot(ref.weights, kl)), float(kl[ref.nonterminal].mean())
+
+
+class KLTracker(BaseCallback):
+    """Record the KL to the exact policy at step 0 and every ``eval_freq`` environment steps."""
+
+    def __init__(self, ref: ExactReference, eval_freq: int) -> None:
+        super().__init__()
+        if eval_freq < 1:
+            raise ValueError(f"eval_freq must be >= 1, got eval_freq={eval_freq!r}")
+        self.ref = ref
+        self.eval_freq = int(eval_freq)
+        self.steps: list[int] = []
+        self.kl: list[float] = []
+        self.kl_uniform: list[float] = []
+        self._obs = np.eye(ref.n_states, dtype=np.float32)
+        self._next = 0
+
+    def _record(self) -> None:
+        w, u = weighted_kl(self.ref, policy_log_probs(self.model, self._obs))
+        self.steps.append(int(self.num_timesteps))
+        self.kl.append(w)
+        self.kl_uniform.append(u)
+        self.logger.record("eval/kl_to_exact", w)
+
+    def _on_training_start(self) -> None:
+        self._record()
+        self._next = self.num_timesteps + self.eval_freq
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self._next:
+            self._record()
+            self._next += self.eval_freq
+        return True
+
+    def _on_training_end(self) -> None:
+        if self.steps[-1] != self.num_timesteps:
+            self._record()
+
+
+def _make_agent(algo: str, env: gym.Env, alpha: float, gamma: float, seed: int):
+    from sb3_softopt import EntropyPPO, SoftDQN
+
+    policy_kwargs = dict(net_arch=[64, 64])
+    if algo == "SoftDQN":
+        return SoftDQN(
+            "MlpPolicy",
+            env,
+            ent_coef=alpha,
+            gamma=gamma,
+            learning_rate=1e-3,
+            buffer_size=50_000,
+            learning_starts=200,
+            batch_size=64,
+            train_freq=1,
+            gradient_steps=1,
+            target_update_interval=200,
+            policy_kwargs=policy_kwargs,
+            seed=seed,
+            device="cpu",
+        )
+    if algo == "EntropyPPO":
+        return EntropyPPO(
+            "MlpPolicy",
+            env,
+            soft_ent_coef=alpha,
+            ent_coef=0.0,
+            gamma=gamma,
+            gae_lambda=0.95,
+            learning_rate=1e-3,
+            n_steps=256,
+            batch_size=64,
+            n_epochs=10,
+            policy_kwargs=policy_kwargs,
+            seed=seed,
+            device="cpu",
+        )
+    raise ValueError(f"algo must be 'SoftDQN' or 'EntropyPPO', got algo={algo!r}")
+
+
+ALGOS = ("SoftDQN", "EntropyPPO")
+
+
+def run(
+    out_dir: str | Path,
+    quick: bool = False,
+    seed: int = 0,
+    alpha: float = 0.5,
+    gamma: float = 0.9,
+    total_timesteps: int | None = None,
+    eval_freq: int | None = None,
+    kl_threshold: float = 0.05,
+    env_kwargs: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train SoftDQN and EntropyPPO at the same alpha/gamma; record their KL to the exact policy.
+
+    :param out_dir: output folder (created).
+    :param quick: smoke-test budget (2k steps instead of 20k).
+    :param seed: seed of both agents.
+    :param alpha: the shared fixed temperature (> 0).
+    :param gamma: the shared discount, in (0, 1).
+    :param total_timesteps: environment steps per agent (default 20000, quick 2000).
+    :param eval_freq: steps between KL evaluations (default total/30).
+    :param kl_threshold: KL (nats) under which a policy counts as converged (used by the report).
+    :param env_kwargs: overrides of :data:`ENV_KWARGS` for ``ReachingGridworld-v0``.
+    :param progress: tqdm progress bar.
+    :return: the summary written to ``equivalence.json``.
+    """
+    from tqdm.auto import tqdm
+
+    th.set_num_threads(1)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    total_timesteps = int(total_timesteps if total_timesteps is not None else (2000 if quick else 20_000))
+    if total_timesteps < 1:
+        raise ValueError(f"total_timesteps must be >= 1, got total_timesteps={total_timesteps!r}")
+    eval_freq = int(eval_freq if eval_freq is not None else max(1, total_timesteps // 30))
+
+    env = make_env(env_kwargs)
+    ref = exact_reference(env, alpha, gamma)
+    curves: dict[str, dict[str, list[float]]] = {}
+    t0 = time.perf_counter()
+    for algo in tqdm(ALGOS, desc="equivalence", disable=not progress):
+        model = _make_agent(algo, make_env(env_kwargs), alpha, gamma, seed)
+        tracker = KLTracker(ref, eval_freq)
+        model.learn(total_timesteps=total_timesteps, callback=tracker)
+        curves[algo] = {"steps": tracker.steps, "kl": tracker.kl, "kl_uniform": tracker.kl_uniform}
+    elapsed = time.perf_counter() - t0
+
+    import pandas as pd
+
+    rows = [
+        dict(algo=a, step=s, kl=k, kl_uniform=u)
+        for a, c in curves.items()
+        for s, k, u in zip(c["steps"], c["kl"], c["kl_uniform"])
+    ]
+    pd.DataFrame(rows).to_csv(out / "equivalence_kl.csv", index=False)
+    summary: dict[str, Any] = {
+        "claim": "equivalence",
+        "quick": quick,
+        "alpha": alpha,
+        "gamma": gamma,
+        "env_kwargs": {**ENV_KWARGS, **(env_kwargs or {})},
+        "total_timesteps": total_timesteps,
+        "eval_freq": eval_freq,
+        "kl_threshold": kl_threshold,
+        "initial_kl": {a: c["kl"][0] for a, c in curves.items()},
+        "final_kl": {a: c["kl"][-1] for a, c in curves.items()},
+        "final_kl_uniform": {a: c["kl_uniform"][-1] for a, c in curves.items()},
+        "curves": curves,
+        "seconds": elapsed,
+    }
+    fig = _plot(curves, out / "equivalence_kl.png", alpha, gamma, kl_threshold)
+    summary["figures"] = [fig.name]  # relative to out_dir
+    (out / "equivalence.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _plot(curves: dict[str, dict[str, list[float]]], path: Path, alpha: float, gamma: float, thr: float) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for i, (algo, c) in enumerate(curves.items()):
+        color = f"C{i}"
+        ax.plot(c["steps"], c["kl"], color=color, label=f"{algo} (visitation-weighted)")
+        ax.plot(c["steps"], c["kl_uniform"], color=color, ls=":", alpha=0.7, label=f"{algo} (uniform over states)")
+    ax.axhline(thr, color="grey", lw=0.8, ls="--", label=f"threshold {thr}")
+    ax.set_yscale("log")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("KL(pi* || pi_agent) [nats]")
+    ax.set_title(f"Soft Q-learning vs entropy-regularised PG (alpha={alpha}, gamma={gamma})")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--alpha", type=float, default=0.5)
+    parser.add_argument("--gamma", type=float, default=0.9)
+    parser.add_argument("--timesteps", type=int, default=None)
+    args = parser.parse_args(argv)
+    s = run(args.out, quick=args.quick, seed=args.seed, alpha=args.alpha, gamma=args.gamma, total_timesteps=args.timesteps)
+    for a in ALGOS:
+        print(f"{a}: KL {s['initial_kl'][a]:.4f} -> {s['final_kl'][a]:.4f} nats")
+    return s
+
+
+if __name__ == "__main__":
+    main()

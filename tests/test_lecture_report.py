@@ -1,0 +1,234 @@
+"""The lecture report: verdict rules, failure tolerance and the `all --quick` path end to end."""
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sb3_softopt.lecture import report
+from sb3_softopt.lecture.report import (
+    CLAIMS,
+    NOT_REPRODUCED,
+    NOT_RUN,
+    PARTLY,
+    REPRODUCED,
+    UNDETERMINED,
+    Claim,
+    Verdict,
+    run_all,
+)
+
+JUDGE = {c.name: c.judge for c in CLAIMS}
+
+
+def _rob(clean=(1.0, 1.0), sac=0.9, ddpg=0.6, ci=(0.1, 0.5)):
+    return {
+        "clean_success": {"SAC": clean[0], "DDPG": clean[1]},
+        "perturbed_success": {"SAC": sac, "DDPG": ddpg},
+        "success_diff_sac_minus_ddpg": sac - ddpg,
+        "success_diff_ci95": list(ci),
+    }
+
+
+@pytest.mark.parametrize(
+    "result, level",
+    [
+        (_rob(), REPRODUCED),
+        (_rob(ci=(-0.1, 0.7)), PARTLY),
+        (_rob(ci=(float("nan"), float("nan"))), PARTLY),
+        (_rob(sac=0.5, ddpg=0.6, ci=(-0.3, 0.1)), NOT_REPRODUCED),
+        (_rob(clean=(1.0, 0.2)), PARTLY),
+        (_rob(clean=(0.1, 1.0), sac=0.1, ddpg=0.5, ci=(-0.6, -0.2)), NOT_REPRODUCED),
+    ],
+)
+def test_robustness_verdicts(result, level):
+    assert JUDGE["robustness"](result).level == level
+
+
+def _eq(first, final, thr=0.05):
+    return {"initial_kl": dict(zip(("SoftDQN", "EntropyPPO"), first)), "final_kl": dict(zip(("SoftDQN", "EntropyPPO"), final)), "kl_threshold": thr}
+
+
+@pytest.mark.parametrize(
+    "result, level",
+    [
+        (_eq((0.4, 0.3), (0.01, 0.02)), REPRODUCED),
+        (_eq((0.4, 0.3), (0.01, 0.2)), PARTLY),  # one converged
+        (_eq((1.0, 1.0), (0.1, 0.1)), PARTLY),  # both fell by 90% but above the threshold
+        (_eq((0.4, 0.3), (0.4, 0.35)), NOT_REPRODUCED),
+        (_eq((0.4, 0.3), (0.04, 0.04), thr=0.01), PARTLY),  # the threshold is read from the result
+    ],
+)
+def test_equivalence_verdicts(result, level):
+    assert JUDGE["equivalence"](result).level == level
+
+
+def test_tabular_claim_verdicts():
+    assert JUDGE["lottery"]({"exact_buy_prob": 0.9, "variational_buy_prob": 0.0}).level == REPRODUCED
+    assert JUDGE["lottery"]({"exact_buy_prob": 0.1, "variational_buy_prob": 0.0}).level == PARTLY
+    assert JUDGE["lottery"]({"exact_buy_prob": 0.1, "variational_buy_prob": 0.9}).level == NOT_REPRODUCED
+    cone = [0.0, 1.0, 2.0, 2.5, 2.0, 1.0, 0.0]
+    assert JUDGE["reaching"]({"marginal_entropy": cone}).level == REPRODUCED
+    assert JUDGE["reaching"]({"marginal_entropy": [0, 0.1, 0.2, 0.1, 0.0]}).level == PARTLY
+    assert JUDGE["reaching"]({"marginal_entropy": [0, 1, 2, 3, 4, 5]}).level == NOT_REPRODUCED
+
+
+def test_two_peaks_and_finetune_verdicts():
+    def tp(soft_both, ddpg_one):
+        return {
+            "arms": {
+                "soft_dqn": {"modes": {"both": soft_both, "left": 10 - soft_both}},
+                "ddpg": {"modes": {"left": ddpg_one, "right": 0, "both": 10 - ddpg_one}},
+            }
+        }
+
+    assert JUDGE["two_peaks"](tp(10, 9)).level == REPRODUCED
+    assert JUDGE["two_peaks"](tp(10, 2)).level == PARTLY
+    assert JUDGE["two_peaks"](tp(1, 2)).level == NOT_REPRODUCED
+
+    def ft(sac, ddpg):
+        arm = lambda m: {"final_iqm": m, "final_ci": [m - 5, m + 5]}  # noqa: E731
+        return {"tasks": {"T": {"arms": {"sac_pretrained": arm(sac), "ddpg_scratch": arm(ddpg[0]), "ddpg_pretrained": arm(ddpg[1])}}}}
+
+    assert JUDGE["finetune"](ft(50, (10, 20))).level == REPRODUCED
+    assert JUDGE["finetune"](ft(50, (60, 70))).level == NOT_REPRODUCED
+    assert JUDGE["finetune"](ft(50, (48, 45))).numbers["comparisons won (significant) / total"] == "2 (0) / 2"
+
+
+def test_finetune_needs_significance_for_reproduced():
+    # Both comparisons won, none with separated intervals: "partly"; one of two separated: "reproduced".
+    arm = lambda m: {"final_iqm": m, "final_ci": [m - 5, m + 5]}  # noqa: E731
+    r = {"tasks": {"T": {"arms": {"sac_pretrained": arm(50), "ddpg_scratch": arm(48), "ddpg_pretrained": arm(46)}}}}
+    assert JUDGE["finetune"](r).level == PARTLY
+    r["tasks"]["T"]["arms"]["ddpg_scratch"] = arm(10)
+    assert JUDGE["finetune"](r).level == REPRODUCED
+
+
+def test_temperature_verdict_reads_the_annealed_run_from_the_csv(tmp_out):
+    import numpy as np
+    import pandas as pd
+
+    def result(drop, gap):
+        h = np.linspace(0.5, 0.5 - drop, 100)
+        rows = [dict(timestep=i, entropy=x, run="ent_coef_schedule") for i, x in enumerate(h)]
+        rows += [dict(timestep=i, entropy=9.0, run="auto") for i in range(100)]  # ignored
+        path = tmp_out / f"t{drop}.csv"
+        pd.DataFrame(rows).to_csv(path, index=False)
+        runs = {n: {"mean_abs_gap_second_half": gap} for n in ("auto", "target_schedule")}
+        return {"runs": runs, "files": {"csv": str(path)}}
+
+    assert JUDGE["temperature"](result(3.0, 0.1)).level == REPRODUCED
+    assert JUDGE["temperature"](result(3.0, 1.5)).level == PARTLY
+    assert JUDGE["temperature"](result(0.1, 1.5)).level == NOT_REPRODUCED
+    v = JUDGE["temperature"](result(3.0, 0.1))
+    first, last = (float(x) for x in v.numbers["entropy first / last 10% of the annealed-alpha run (nats)"].split(" / "))
+    assert first == pytest.approx(0.5 - 3.0 * 4.5 / 99, abs=1e-2) and last == pytest.approx(0.5 - 3.0 * 94.5 / 99, abs=1e-2)
+
+
+def test_missing_numbers_give_undetermined_not_a_crash(tmp_out, monkeypatch):
+    monkeypatch.setattr(report, "CLAIMS", (Claim("robustness", "t", "4.6", "s", ("tests_fake_ok",), "c", JUDGE["robustness"]),))
+    fake = tmp_out / "pkg"
+    fake.mkdir()
+    (fake / "tests_fake_ok.py").write_text("def run(out_dir, quick=False, seed=0):\n    return {'unrelated': 1.0}\n")
+    monkeypatch.syspath_prepend(str(fake))
+    (res,) = run_all(tmp_out / "r", quick=True, progress=False)
+    assert res.status == "ok" and res.verdict.level == UNDETERMINED
+    assert "perturbed_success" in res.verdict.reason
+
+
+def test_failing_and_missing_modules_are_reported_not_run(tmp_out, monkeypatch):
+    pkg = tmp_out / "pkg"
+    pkg.mkdir()
+    (pkg / "tests_fake_boom.py").write_text("def run(out_dir, quick=False, seed=0):\n    raise RuntimeError('boom 42')\n")
+    (pkg / "tests_fake_good.py").write_text(
+        textwrap.dedent(
+            """
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+            from pathlib import Path
+
+            def run(out_dir, quick=False, seed=0):
+                fig, ax = plt.subplots(); ax.plot([0, 1]); fig.savefig(Path(out_dir) / "good.png"); plt.close(fig)
+                return {"exact_buy_prob": 0.8, "variational_buy_prob": 0.1 + seed, "figures": ["good.png"]}
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(pkg))
+    judge = JUDGE["lottery"]
+    claims = (
+        Claim("missing", "Missing", "0", "s", ("tests_fake_nowhere",), "c", judge),
+        Claim("boom", "Boom", "0", "s", ("tests_fake_boom",), "c", judge),
+        Claim("good", "Good", "0", "s", ("tests_fake_nowhere", "tests_fake_good"), "c", judge),
+    )
+    monkeypatch.setattr(report, "CLAIMS", claims)
+    out = tmp_out / "report"
+    results = run_all(out, quick=False, progress=False)
+    assert [r.status for r in results] == ["error", "error", "ok"]
+    assert "tests_fake_nowhere" in results[0].error and "boom 42" in results[1].error
+    assert results[2].verdict.level == REPRODUCED and results[2].module == "tests_fake_good"
+    text = (out / "report.md").read_text()
+    assert text.count(f"**Verdict: {NOT_RUN}.**") == 2 and "boom 42" in text
+    assert "![good](good/good.png)" in text and "| P(buy) exact inference | 0.8 |" in text
+    # --reuse judges the saved result instead of rerunning (the module is gone now).
+    (pkg / "tests_fake_good.py").unlink()
+    sys.modules.pop("tests_fake_good", None)
+    again = run_all(out, quick=False, claims=["good"], reuse=True, progress=False)
+    assert again[0].verdict.level == REPRODUCED
+    # ... but a different seed is a different experiment: rerun, and it fails without the module.
+    assert run_all(out, quick=False, seed=1, claims=["good"], reuse=True, progress=False)[0].status == "error"
+    # --saved-only runs nothing: the claims without saved results are "not run", the report is written.
+    only = run_all(out, quick=False, saved_only=True, progress=False)
+    assert [r.status for r in only] == ["error", "error", "ok"] and "no saved result" in only[0].error
+
+
+def test_unknown_claim_name_raises(tmp_out):
+    with pytest.raises(ValueError, match="nope"):
+        run_all(tmp_out, claims=["nope"], progress=False)
+
+
+def test_verdict_text_is_computed_from_numbers():
+    v = JUDGE["equivalence"](_eq((0.4, 0.3), (0.01, 0.02)))
+    assert isinstance(v, Verdict) and "0.4 -> 0.01" in v.numbers["KL SoftDQN: start -> end (nats)"]
+
+
+def test_all_quick_end_to_end(tmp_path):
+    """`python -m sb3_softopt.lecture all --out DIR --quick`: one section per claim, figures exist."""
+    out = tmp_path / "lecture"
+    env = dict(os.environ, MPLBACKEND="Agg", OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "sb3_softopt.lecture", "all", "--out", str(out), "--quick"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = (out / "report.md").read_text()
+    for claim in CLAIMS:
+        assert f'<a id="{claim.name}"></a>' in text, claim.name
+        assert f"python -m sb3_softopt.lecture {claim.name} --out" in text
+    assert f"**Verdict: {NOT_RUN}.**" not in text, text
+    verdicts = re.findall(r"\*\*Verdict: ([a-z ]+)\*\*", text)
+    assert len(verdicts) == len(CLAIMS)
+    assert all(v in (REPRODUCED, PARTLY, NOT_REPRODUCED) for v in verdicts), verdicts
+    figures = re.findall(r"!\[[a-z_]+\]\(([^)]+)\)", text)
+    assert {f.split("/")[0] for f in figures} == {c.name for c in CLAIMS}
+    for f in figures:
+        assert (out / f).is_file() and (out / f).stat().st_size > 0, f
+    assert (Path(out) / "report.json").is_file()
+
+
+def test_every_claim_has_a_cli_subcommand():
+    from sb3_softopt.lecture.__main__ import build_parser
+
+    parser = build_parser()
+    for claim in CLAIMS:
+        args = parser.parse_args([claim.name, "--out", "x", "--quick"])
+        assert args.command == claim.name and args.quick
+    args = parser.parse_args(["all", "--out", "x", "--only", "robustness", "equivalence", "--reuse", "--saved-only"])
+    assert args.only == ["robustness", "equivalence"] and args.reuse and args.saved_only

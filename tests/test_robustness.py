@@ -1,0 +1,123 @@
+"""The perturbation wrapper and the robustness experiment (lecture 4.6)."""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from scipy import stats
+
+import sb3_softopt  # noqa: F401
+from sb3_softopt.experiments.robustness import (
+    PerturbationWrapper,
+    evaluate_under_perturbation,
+    mean_ci,
+    run,
+    welch_diff_ci,
+)
+
+
+class GoToGoal:
+    """Scripted policy for MultiGoal: full speed toward the goal (5, 0)."""
+
+    def predict(self, obs, deterministic=True):
+        d = np.array([5.0, 0.0]) - np.asarray(obs, dtype=np.float64)
+        return np.clip(d, -1.0, 1.0).astype(np.float32), None
+
+
+def test_push_moves_true_state_by_push_scale():
+    env = PerturbationWrapper(gym.make("MultiGoal-v0"), push_prob=1.0, push_scale=0.5)
+    obs, _ = env.reset(seed=3)
+    before = env.unwrapped.position.copy()
+    obs, *_ , info = env.step(np.zeros(2, dtype=np.float32))
+    # Zero action: the whole displacement is the push, of norm push_scale, and it is observed.
+    assert np.linalg.norm(env.unwrapped.position - before) == pytest.approx(0.5, abs=1e-5)
+    np.testing.assert_allclose(obs, env.unwrapped.position, atol=1e-6)
+    assert info["perturbation/n_pushes"] == 1 == env.n_pushes
+
+
+def test_no_perturbation_is_transparent_and_seeded_runs_repeat():
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(10, 2)).astype(np.float32)
+
+    def rollout(env):
+        obs, _ = env.reset(seed=7)
+        traj = [obs]
+        for a in actions:
+            obs, r, term, trunc, _ = env.step(a)
+            traj.append(np.append(obs, r))
+            if term or trunc:
+                break
+        return np.concatenate([np.ravel(t) for t in traj])
+
+    plain = rollout(gym.make("MultiGoal-v0"))
+    wrapped = rollout(PerturbationWrapper(gym.make("MultiGoal-v0")))
+    np.testing.assert_array_equal(plain, wrapped)
+    noisy = [rollout(PerturbationWrapper(gym.make("MultiGoal-v0"), push_prob=0.5, push_scale=1.0, action_noise=0.5)) for _ in range(2)]
+    np.testing.assert_array_equal(noisy[0], noisy[1])
+    assert not np.array_equal(noisy[0][: len(plain)], plain[: len(noisy[0])])
+
+
+def test_action_noise_is_clipped_to_the_box():
+    env = PerturbationWrapper(gym.make("MultiGoal-v0"), action_noise=5.0)
+    env.reset(seed=0)
+    for _ in range(5):
+        before = env.unwrapped.position.copy()
+        env.step(np.ones(2, dtype=np.float32))
+        step = env.unwrapped.position - before
+        assert np.all(np.abs(step) <= 1.0 + 1e-6)  # MultiGoal raises on out-of-box actions
+
+
+def test_scripted_policy_success_degrades_with_perturbation():
+    clean = evaluate_under_perturbation(GoToGoal(), "MultiGoal-v0", 5, seed=0)
+    assert clean["success"] == 1.0 and clean["length"] == pytest.approx(4.0, abs=1)
+    hard = evaluate_under_perturbation(GoToGoal(), "MultiGoal-v0", 10, seed=0, action_noise=3.0)
+    assert hard["success"] < 1.0 or hard["length"] > clean["length"]
+    assert hard["return"] < clean["return"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, word",
+    [
+        (dict(push_prob=1.5), ValueError, "push_prob"),
+        (dict(push_scale=-1.0), ValueError, "push_scale"),
+        (dict(action_noise=float("nan")), ValueError, "action_noise"),
+    ],
+)
+def test_bad_parameters_raise(kwargs, exc, word):
+    with pytest.raises(exc, match=word):
+        PerturbationWrapper(gym.make("MultiGoal-v0"), **kwargs)
+
+
+def test_discrete_actions_and_missing_state_raise():
+    with pytest.raises(TypeError, match="action_space"):
+        PerturbationWrapper(gym.make("CartPole-v1"))
+    env = PerturbationWrapper(gym.make("MultiGoal-v0"), push_prob=1.0, push_scale=1.0, state_attr="nope")
+    with pytest.raises(ValueError, match="nope"):
+        env.reset(seed=0)
+
+
+def test_confidence_intervals_match_scipy():
+    a, b = [0.9, 0.8, 1.0, 0.7], [0.5, 0.6, 0.2]
+    m, lo, hi = mean_ci(a)
+    ref = stats.t.interval(0.95, len(a) - 1, loc=np.mean(a), scale=stats.sem(a))
+    assert (m, lo, hi) == pytest.approx((np.mean(a), *ref))
+    d, dlo, dhi = welch_diff_ci(a, b)
+    res = stats.ttest_ind(a, b, equal_var=False)
+    ci = res.confidence_interval(0.95)
+    assert (d, dlo, dhi) == pytest.approx((np.mean(a) - np.mean(b), ci.low, ci.high))
+    assert np.isnan(mean_ci([1.0])[1])
+
+
+def test_run_tiny_budget_writes_curves_and_summary(tmp_out):
+    s = run(tmp_out, quick=True, n_seeds=2, total_timesteps=300, n_eval_episodes=2, progress=False)
+    for kind in ("push", "action_noise"):
+        for algo in ("SAC", "DDPG"):
+            c = s["curves"][kind][algo]
+            assert c["strength"][0] == 0.0 and len(c["strength"]) == 3
+            assert all(0.0 <= x <= 1.0 for x in c["success"])
+            assert all(lo <= m + 1e-9 and m <= hi + 1e-9 for lo, m, hi in zip(c["success_lo"], c["success"], c["success_hi"]))
+    per_seed = s["perturbed_success_per_seed"]
+    assert s["success_diff_sac_minus_ddpg"] == pytest.approx(np.mean(per_seed["SAC"]) - np.mean(per_seed["DDPG"]))
+    assert (tmp_out / "robustness.png").stat().st_size > 0
+    assert json.loads((tmp_out / "robustness.json").read_text())["n_seeds"] == 2
+    assert (tmp_out / "robustness_runs.csv").read_text().count("\n") == 1 + 2 * 2 * 6
