@@ -1,0 +1,178 @@
+"""Policies for :class:`sb3_softopt.soft_dqn.SoftDQN`: SB3's DQN Q-network policies with a Boltzmann ``predict``.
+
+The network is exactly SB3's (``QNetwork`` + target copy); only action selection changes:
+
+* ``deterministic=True``: ``argmax_a Q(s, a)`` (as DQN);
+* ``deterministic=False``: a sample from ``softmax(Q(s, .) / alpha)``, the soft-optimal policy of
+  the current Q-function.
+
+The temperature ``alpha`` is a buffer of the policy (``policy.ent_coef``), written by the algorithm
+before each update, so that ``predict`` and ``save``/``load`` (of the whole model or of the policy
+alone) always see the alpha the Q-function was trained with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, CombinedExtractor, FlattenExtractor, NatureCNN
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from stable_baselines3.dqn.policies import DQNPolicy
+from torch import nn
+
+
+def boltzmann_log_probs(q_values: th.Tensor, ent_coef: th.Tensor | float) -> th.Tensor:
+    """``log softmax(Q / alpha)`` along the last dimension, finite for any alpha > 0.
+
+    Subtracting the row maximum before dividing by alpha keeps ``Q / alpha`` from overflowing to
+    ``inf`` (and ``inf - inf = nan``) when alpha is tiny or Q is huge; the result is unchanged.
+    """
+    centred = q_values - q_values.amax(dim=-1, keepdim=True)
+    return th.log_softmax(centred / ent_coef, dim=-1)
+
+
+def soft_value(q_values: th.Tensor, ent_coef: th.Tensor | float) -> th.Tensor:
+    """``V(s) = alpha * logsumexp_a(Q(s, a) / alpha)`` along the last dimension (keeps the dim).
+
+    Written as ``max Q + alpha * logsumexp((Q - max Q) / alpha)`` so that it neither overflows for
+    large rewards nor loses the exact limit ``V -> max_a Q`` as ``alpha -> 0``.
+    """
+    q_max = q_values.amax(dim=-1, keepdim=True)
+    return q_max + ent_coef * th.logsumexp((q_values - q_max) / ent_coef, dim=-1, keepdim=True)
+
+
+def boltzmann_entropy(q_values: th.Tensor, ent_coef: th.Tensor | float) -> th.Tensor:
+    """Exact entropy (nats) of ``softmax(Q / alpha)`` for each row; 0 for a one-hot policy."""
+    log_probs = boltzmann_log_probs(q_values, ent_coef)
+    # xlogy(0, 0) = 0 where a greedy limit gives exp(-inf) * (-inf)
+    return -th.special.xlogy(log_probs.exp(), log_probs.exp()).sum(dim=-1)
+
+
+class SoftDQNPolicy(DQNPolicy):
+    """Q-network policy whose stochastic action is drawn from ``softmax(Q / alpha)``.
+
+    :param observation_space: Observation space
+    :param action_space: Action space (``Discrete``)
+    :param lr_schedule: Learning rate schedule (could be constant)
+    :param net_arch: The specification of the Q-network (default ``[64, 64]``)
+    :param activation_fn: Activation function
+    :param features_extractor_class: Features extractor to use.
+    :param features_extractor_kwargs: Keyword arguments to pass to the features extractor.
+    :param normalize_images: Whether to normalize images or not, dividing by 255.0 (True by default)
+    :param optimizer_class: The optimizer to use, ``th.optim.Adam`` by default
+    :param optimizer_kwargs: Additional keyword arguments, excluding the learning rate, to pass to the optimizer
+    :param ent_coef: initial temperature alpha used by ``predict(deterministic=False)``; the
+        algorithm overwrites it during training (it is the buffer ``ent_coef``)
+    """
+
+    ent_coef: th.Tensor
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Discrete,
+        lr_schedule: Schedule,
+        net_arch: list[int] | None = None,
+        activation_fn: type[nn.Module] = nn.ReLU,
+        features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor,
+        features_extractor_kwargs: dict[str, Any] | None = None,
+        normalize_images: bool = True,
+        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        ent_coef: float = 1.0,
+    ) -> None:
+        super().__init__(
+            observation_space,
+            action_space,
+            lr_schedule,
+            net_arch,
+            activation_fn,
+            features_extractor_class,
+            features_extractor_kwargs,
+            normalize_images,
+            optimizer_class,
+            optimizer_kwargs,
+        )
+        if not ent_coef > 0:
+            raise ValueError(f"ent_coef must be > 0, got {ent_coef!r}")
+        # A buffer (not a parameter): saved in the state dict, moved with .to(device), never optimised here.
+        self.register_buffer("ent_coef", th.tensor(float(ent_coef), dtype=th.float32))
+
+    def set_ent_coef(self, value: th.Tensor | float) -> None:
+        """Set the temperature used by ``predict`` (in place, so no new tensor per update)."""
+        if isinstance(value, th.Tensor):
+            self.ent_coef.copy_(value.detach().reshape(()))
+        else:
+            self.ent_coef.fill_(float(value))
+
+    def action_log_probs(self, obs: PyTorchObs) -> th.Tensor:
+        """``log pi(a|s)`` for every action: ``log softmax(Q(s, .) / alpha)``, shape (batch, n_actions)."""
+        return boltzmann_log_probs(self.q_net(obs), self.ent_coef)
+
+    def _predict(self, obs: PyTorchObs, deterministic: bool = True) -> th.Tensor:
+        q_values = self.q_net(obs)
+        if deterministic:
+            return q_values.argmax(dim=1).reshape(-1)
+        # Called at every environment step: sampling on the host with numpy costs a few microseconds,
+        # a chain of small torch ops costs several times more (and predict() copies to the host
+        # anyway). Inverse-CDF sampling from unnormalised weights exp((Q - max Q) / alpha), which
+        # are finite for any alpha > 0; numpy's global RNG is seeded by SB3's set_random_seed.
+        q = q_values.detach().cpu().numpy().astype(np.float64)
+        weights = np.exp((q - q.max(axis=1, keepdims=True)) / float(self.ent_coef))
+        cdf = np.cumsum(weights, axis=1)
+        u = np.random.random_sample((len(cdf), 1)) * cdf[:, -1:]
+        actions = np.minimum((u >= cdf).sum(axis=1), cdf.shape[1] - 1)
+        return th.as_tensor(actions, device=q_values.device)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(ent_coef=float(self.ent_coef))
+        return data
+
+
+MlpPolicy = SoftDQNPolicy
+
+
+class CnnPolicy(SoftDQNPolicy):
+    """:class:`SoftDQNPolicy` for image observations: ``NatureCNN`` features by default.
+
+    :param observation_space: Observation space
+    :param action_space: Action space (``Discrete``)
+    :param lr_schedule: Learning rate schedule
+    :param features_extractor_class: Features extractor to use (default ``NatureCNN``)
+    :param kwargs: the other keyword arguments of :class:`SoftDQNPolicy`
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Discrete,
+        lr_schedule: Schedule,
+        features_extractor_class: type[BaseFeaturesExtractor] = NatureCNN,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(observation_space, action_space, lr_schedule, features_extractor_class=features_extractor_class, **kwargs)
+
+
+class MultiInputPolicy(SoftDQNPolicy):
+    """:class:`SoftDQNPolicy` for ``Dict`` observations: ``CombinedExtractor`` features by default.
+
+    :param observation_space: Observation space (``Dict``)
+    :param action_space: Action space (``Discrete``)
+    :param lr_schedule: Learning rate schedule
+    :param features_extractor_class: Features extractor to use (default ``CombinedExtractor``)
+    :param kwargs: the other keyword arguments of :class:`SoftDQNPolicy`
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Dict,
+        action_space: spaces.Discrete,
+        lr_schedule: Schedule,
+        features_extractor_class: type[BaseFeaturesExtractor] = CombinedExtractor,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(observation_space, action_space, lr_schedule, features_extractor_class=features_extractor_class, **kwargs)
