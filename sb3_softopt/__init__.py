@@ -8,10 +8,13 @@ from importlib.metadata import PackageNotFoundError, version
 # Registering the environments is a side effect of importing ``sb3_softopt.envs``.
 from sb3_softopt import envs  # noqa: F401
 from sb3_softopt.common.schedules import make_schedule, parse_schedule
+from sb3_softopt.soft_dqn import SoftDQN
+from sb3_softopt.entropy_ppo import EntropyPPO
+from sb3_softopt.sac import SAC
 
 try:
     __version__ = version("sb3_softopt")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["__version__", "envs", "make_schedule", "parse_schedule"]
+__all__ = ["__version__", "EntropyPPO", "SAC", "SoftDQN", "envs", "make_schedule", "parse_schedule"]
