@@ -152,6 +152,14 @@ def train_overhead(out: Path, reps: int, grad_steps: int) -> dict:
 def _pendulum_run(job: tuple[str, int, int, Path]) -> list[dict]:
     name, seed, steps, out = job
     th.set_num_threads(1)
+    done_csv = out / f"sac_pendulum_{name}_seed{seed}.csv"
+    if done_csv.exists():
+        # Resume: a run whose curve already reaches `steps` is not trained again.
+        import pandas as pd
+
+        previous = pd.read_csv(done_csv).to_dict("records")
+        if previous and int(previous[-1]["timesteps"]) == steps:
+            return previous
     model = _classes()[name]("MlpPolicy", "Pendulum-v1", seed=seed, verbose=0, **PENDULUM_HPARAMS)
     start = time.perf_counter()
     rows, done = [], 0
