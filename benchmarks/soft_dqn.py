@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 import sb3_softopt  # noqa: F401  (registers the package's environments)
 from sb3_softopt import SoftDQN
+from sb3_softopt.common.schedules import make_schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 SOFT_DQN_YAML = ROOT / "zoo_configs" / "soft_dqn.yml"
@@ -53,6 +54,8 @@ def load_hyperparams(path: Path, env_id: str) -> dict[str, Any]:
     kwargs = {k: v for k, v in params.items() if k not in ZOO_ONLY_KEYS}
     if isinstance(kwargs.get("policy_kwargs"), str):
         kwargs["policy_kwargs"] = eval(kwargs["policy_kwargs"], {"dict": dict, "nn": th.nn})  # zoo convention
+    if isinstance(kwargs.get("learning_rate"), str):  # "lin_2.3e-3" etc., as rl-zoo3 (and our bridge) read it
+        kwargs["learning_rate"] = make_schedule(kwargs["learning_rate"], name="learning_rate")
     kwargs["_n_timesteps"] = int(float(params.get("n_timesteps", 0)))
     kwargs["_env_kwargs"] = params.get("env_kwargs", {}) or {}
     return kwargs
@@ -63,6 +66,8 @@ def make_model(algo: str, env_id: str, seed: int, overrides: dict[str, Any] | No
     kwargs.pop("_n_timesteps")
     env_kwargs = kwargs.pop("_env_kwargs")
     kwargs.update(overrides or {})
+    if isinstance(kwargs.get("learning_rate"), str):
+        kwargs["learning_rate"] = make_schedule(kwargs["learning_rate"], name="learning_rate")
     env = make_vec_env(env_id, n_envs=1, seed=seed, env_kwargs=env_kwargs)
     cls = SoftDQN if algo == "softdqn" else DQN
     return cls("MlpPolicy", env, seed=seed, verbose=0, **kwargs), env_kwargs

@@ -84,3 +84,47 @@ def test_parse_target_entropy():
     assert parse_target_entropy("lin_0_-2", -1.0)(0.5) == -1.0
     with pytest.raises(ScheduleError):
         parse_target_entropy("lin_x", -1.0)
+
+
+def test_scalar_adam_step_is_torch_adam():
+    """Same trajectory and same state as torch.optim.Adam, across a learning-rate change and a reload."""
+    import torch as th
+
+    from sb3_softopt.common.temperature import scalar_adam_step
+
+    ref_param = th.zeros(1, requires_grad=True)
+    our_param = th.zeros(1, requires_grad=True)
+    ref = th.optim.Adam([ref_param], lr=3e-3)
+    ours = th.optim.Adam([our_param], lr=3e-3)
+    gen = th.Generator().manual_seed(0)
+    for i in range(200):
+        grad = th.randn(1, generator=gen) * (10.0 if i % 7 == 0 else 1.0)
+        if i == 100:
+            for opt in (ref, ours):
+                opt.param_groups[0]["lr"] = 1e-3
+            # a reloaded optimizer keeps stepping identically
+            reloaded = th.optim.Adam([our_param], lr=1.0)
+            reloaded.load_state_dict(ours.state_dict())
+            ours = reloaded
+        ref_param.grad = grad.clone()
+        ref.step()
+        scalar_adam_step(ours, grad.clone())
+    assert our_param.item() == ref_param.item() != 0.0
+    for key in ("step", "exp_avg", "exp_avg_sq"):
+        assert th.equal(ours.state[our_param][key], ref.state[ref_param][key])
+
+
+def test_scalar_adam_step_falls_back_for_other_options():
+    import torch as th
+
+    from sb3_softopt.common.temperature import scalar_adam_step
+
+    a = th.zeros(1, requires_grad=True)
+    b = th.zeros(1, requires_grad=True)
+    ref = th.optim.Adam([a], lr=1e-2, amsgrad=True, weight_decay=0.1)
+    ours = th.optim.Adam([b], lr=1e-2, amsgrad=True, weight_decay=0.1)
+    for g in (1.0, -2.0, 0.5):
+        a.grad = th.tensor([g])
+        ref.step()
+        scalar_adam_step(ours, th.tensor([g]))
+    assert th.equal(a, b)

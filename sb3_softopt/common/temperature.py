@@ -12,8 +12,11 @@ same forms:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
+
+import torch as th
 
 from sb3_softopt.common.schedules import (
     Schedule,
@@ -74,3 +77,47 @@ def parse_target_entropy(value: ScheduleLike, auto_value: float, name: str = "ta
     schedule = make_schedule(value, name=name)
     check_schedule_range(schedule, name)
     return schedule
+
+
+def scalar_adam_step(optimizer: th.optim.Adam, grad: th.Tensor) -> None:
+    """One ``torch.optim.Adam`` step of the optimizer's single (scalar-sized) parameter.
+
+    The same arithmetic as torch's single-tensor Adam (same state layout, so ``state_dict`` /
+    ``load_state_dict`` and a plain ``optimizer.step()`` stay interchangeable with it), without
+    ``Optimizer.step``'s per-call bookkeeping: for a one-element log-temperature updated every
+    gradient step, that bookkeeping costs about as much as the whole temperature update
+    (~130 us against ~40 us here, measured on the CPU). Falls back to ``optimizer.step()`` for
+    options this path does not implement (weight decay, amsgrad, maximize, fused, capturable).
+
+    :param optimizer: an Adam over exactly one parameter
+    :param grad: the gradient of that parameter (same shape)
+    """
+    group = optimizer.param_groups[0]
+    (param,) = group["params"]
+    if (
+        group["weight_decay"]
+        or group["amsgrad"]
+        or group["maximize"]
+        or group.get("fused")
+        or group.get("capturable")
+        or group.get("decoupled_weight_decay")
+        or isinstance(group["lr"], th.Tensor)
+    ):
+        param.grad = grad
+        optimizer.step()
+        return
+    beta1, beta2 = group["betas"]
+    state = optimizer.state[param]
+    if len(state) == 0:  # as torch's Adam._init_group
+        state["step"] = th.tensor(0.0, dtype=th.float32)
+        state["exp_avg"] = th.zeros_like(param, memory_format=th.preserve_format)
+        state["exp_avg_sq"] = th.zeros_like(param, memory_format=th.preserve_format)
+    state["step"] += 1
+    step = float(state["step"])
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    with th.no_grad():
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        step_size = group["lr"] / (1 - beta1**step)
+        denom = (exp_avg_sq.sqrt() / math.sqrt(1 - beta2**step)).add_(group["eps"])
+        param.addcdiv_(exp_avg, denom, value=-step_size)

@@ -46,9 +46,9 @@ def soft_value(q_values: th.Tensor, ent_coef: th.Tensor | float) -> th.Tensor:
 
 def boltzmann_entropy(q_values: th.Tensor, ent_coef: th.Tensor | float) -> th.Tensor:
     """Exact entropy (nats) of ``softmax(Q / alpha)`` for each row; 0 for a one-hot policy."""
-    log_probs = boltzmann_log_probs(q_values, ent_coef)
-    # xlogy(0, 0) = 0 where a greedy limit gives exp(-inf) * (-inf)
-    return -th.special.xlogy(log_probs.exp(), log_probs.exp()).sum(dim=-1)
+    centred = q_values - q_values.amax(dim=-1, keepdim=True)
+    # entr(p) = -p log p with entr(0) = 0, where a greedy limit would give exp(-inf) * (-inf) = nan
+    return th.special.entr(th.softmax(centred / ent_coef, dim=-1)).sum(dim=-1)
 
 
 class SoftDQNPolicy(DQNPolicy):

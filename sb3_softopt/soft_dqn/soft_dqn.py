@@ -27,7 +27,12 @@ from stable_baselines3.dqn.dqn import DQN
 from torch.nn import functional as F
 
 from sb3_softopt.common.schedules import ScheduleLike
-from sb3_softopt.common.temperature import TemperatureConfig, parse_target_entropy, parse_temperature
+from sb3_softopt.common.temperature import (
+    TemperatureConfig,
+    parse_target_entropy,
+    parse_temperature,
+    scalar_adam_step,
+)
 from sb3_softopt.soft_dqn.policies import (
     CnnPolicy,
     MlpPolicy,
@@ -225,11 +230,8 @@ class SoftDQN(DQN):
         if self._temperature.auto:
             init = self._temperature.init_value
             self.log_ent_coef = th.log(th.ones(1, device=self.device) * init).requires_grad_(True)
-            # One scalar parameter: the fused kernel saves most of Adam's per-step Python overhead.
-            try:
-                self.ent_coef_optimizer = th.optim.Adam([self.log_ent_coef], lr=self.lr_schedule(1), fused=True)
-            except (RuntimeError, TypeError, ValueError):  # devices without a fused Adam
-                self.ent_coef_optimizer = th.optim.Adam([self.log_ent_coef], lr=self.lr_schedule(1))
+            # Stepped with scalar_adam_step (torch's Adam arithmetic without its per-call overhead).
+            self.ent_coef_optimizer = th.optim.Adam([self.log_ent_coef], lr=self.lr_schedule(1))
         else:
             self.log_ent_coef = None
             self.ent_coef_optimizer = None
@@ -298,7 +300,7 @@ class SoftDQN(DQN):
         fixed_ent_coef = self.policy.ent_coef
 
         # Statistics are kept as tensors and reduced once per call: no CPU sync per gradient step.
-        losses, current_qs, next_values, ent_coefs, entropies, ent_coef_losses = [], [], [], [], [], []
+        losses, current_qs, next_values, ent_coefs, entropies = [], [], [], [], []
         for step in range(gradient_steps):
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
             q_values = self.q_net(replay_data.observations)
@@ -307,15 +309,12 @@ class SoftDQN(DQN):
                 assert self.log_ent_coef is not None and self.ent_coef_optimizer is not None
                 # Exact entropy of the Boltzmann policy under the current alpha; alpha goes up when
                 # the policy is less random than the target and down otherwise.
-                log_ent_coef = self.log_ent_coef.detach()
-                entropy = boltzmann_entropy(q_values.detach(), log_ent_coef.exp()).mean()
+                entropy = boltzmann_entropy(q_values.detach(), self.log_ent_coef.detach().exp()).mean()
                 # The loss log_alpha * (H - target) has the gradient (H - target) (H is not
-                # differentiated): set it directly instead of paying for an autograd graph.
-                self.log_ent_coef.grad = (entropy - target_entropy).reshape(1)
-                self.ent_coef_optimizer.step()
+                # differentiated): pass it directly instead of paying for an autograd graph.
+                scalar_adam_step(self.ent_coef_optimizer, (entropy - target_entropy).reshape(1))
                 ent_coef = self.log_ent_coef.detach().exp()
                 entropies.append(entropy)
-                ent_coef_losses.append(log_ent_coef * (entropy - target_entropy))
                 ent_coefs.append(ent_coef)
             else:
                 ent_coef = fixed_ent_coef
@@ -350,7 +349,8 @@ class SoftDQN(DQN):
             self.logger.record("train/soft_value", th.cat(next_values).mean().item())
             if auto:
                 self.logger.record("train/target_entropy", target_entropy)
-                self.logger.record("train/ent_coef_loss", th.cat(ent_coef_losses).mean().item())
+                ent_coef_loss = th.cat(ent_coefs).log() * (th.stack(entropies) - target_entropy)
+                self.logger.record("train/ent_coef_loss", ent_coef_loss.mean().item())
 
     def learn(
         self: SelfSoftDQN,
