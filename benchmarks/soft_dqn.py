@@ -2,7 +2,8 @@
 
 Both algorithms run in the same script with the same seeds. DQN uses rl-zoo3's tuned
 hyperparameters (``rl_zoo3/hyperparams/dqn.yml``); SoftDQN uses ``zoo_configs/soft_dqn.yml``.
-Evaluation is deterministic (argmax) over ``--eval-episodes`` episodes every ``--eval-every`` steps.
+For an env without a SoftDQN entry, SoftDQN starts from rl-zoo3's DQN entry with the Boltzmann
+policy (``ent_coef="auto"``) instead of epsilon-greedy. Evaluation is deterministic (argmax) over ``--eval-episodes`` episodes every ``--eval-every`` steps.
 
 Examples::
 
@@ -61,8 +62,22 @@ def load_hyperparams(path: Path, env_id: str) -> dict[str, Any]:
     return kwargs
 
 
+def softdqn_hyperparams(env_id: str) -> dict[str, Any]:
+    """SoftDQN's entry in ``zoo_configs/soft_dqn.yml``; for an env without one, rl-zoo3's DQN entry
+    with epsilon-greedy replaced by the Boltzmann policy (``ent_coef="auto"``), to start tuning from."""
+    with open(SOFT_DQN_YAML) as f:
+        shipped = yaml.safe_load(f)
+    if env_id in shipped:
+        return load_hyperparams(SOFT_DQN_YAML, env_id)
+    kwargs = load_hyperparams(DQN_YAML, env_id)
+    for key in ("exploration_fraction", "exploration_final_eps", "exploration_initial_eps"):
+        kwargs.pop(key, None)
+    kwargs["ent_coef"] = "auto"
+    return kwargs
+
+
 def make_model(algo: str, env_id: str, seed: int, overrides: dict[str, Any] | None = None):
-    kwargs = load_hyperparams(SOFT_DQN_YAML if algo == "softdqn" else DQN_YAML, env_id)
+    kwargs = softdqn_hyperparams(env_id) if algo == "softdqn" else load_hyperparams(DQN_YAML, env_id)
     kwargs.pop("_n_timesteps")
     env_kwargs = kwargs.pop("_env_kwargs")
     kwargs.update(overrides or {})
@@ -84,7 +99,7 @@ def run_curves(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     overrides = json.loads(args.softdqn_kwargs) if args.softdqn_kwargs else {}
-    steps = args.steps or load_hyperparams(SOFT_DQN_YAML, args.env)["_n_timesteps"]
+    steps = args.steps or softdqn_hyperparams(args.env)["_n_timesteps"]
     csv_path = out / "curves.csv"
     new_file = not csv_path.exists()
     rows = []
@@ -211,7 +226,7 @@ def run_entropy_ratio(args: argparse.Namespace) -> None:
     jobs = [(ratio, seed) for seed in args.seeds for ratio in args.ratios]
     for ratio, seed in tqdm(jobs, desc=f"{args.env} target-entropy ratios"):
         th.manual_seed(seed)
-        n_actions = gym.make(args.env, **load_hyperparams(SOFT_DQN_YAML, args.env)["_env_kwargs"]).action_space.n
+        n_actions = gym.make(args.env, **softdqn_hyperparams(args.env)["_env_kwargs"]).action_space.n
         overrides = dict(ent_coef="auto", target_entropy=float(ratio * np.log(n_actions)))
         model, env_kwargs = make_model("softdqn", args.env, seed, overrides)
         model.learn(args.steps)
