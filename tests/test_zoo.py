@@ -338,6 +338,16 @@ def test_every_shipped_config_entry_constructs(algo, env_id, tmp_path):
     model.get_env().close()
 
 
+@pytest.mark.parametrize("algo,env_id", _config_entries())
+def test_every_shipped_config_entry_has_a_documented_score(algo, env_id):
+    """Each zoo_configs entry has its row in docs/zoo_scores.md's table of shipped entries."""
+    text = (REPO / "docs" / "zoo_scores.md").read_text()
+    table = text.split("## Every shipped entry", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith(f"| {env_id} | {algo} |")]
+    assert rows, f"docs/zoo_scores.md has no score row for {algo} on {env_id}"
+    assert all(line.count("|") >= 6 for line in rows)
+
+
 # --------------------------------------------------------------------------------------
 # train / enjoy / plots on real runs
 # --------------------------------------------------------------------------------------
