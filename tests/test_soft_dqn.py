@@ -17,7 +17,7 @@ from stable_baselines3.common.logger import configure
 
 import sb3_softopt
 from sb3_softopt import SoftDQN
-from sb3_softopt.common.schedules import ScheduleError
+from sb3_softopt.common.schedules import ScheduleError, make_schedule
 from sb3_softopt.soft_dqn import DEFAULT_TARGET_ENTROPY_RATIO, DEFAULT_TOTAL_TIMESTEPS, SoftDQNPolicy
 from sb3_softopt.soft_dqn.policies import boltzmann_entropy, boltzmann_log_probs, soft_value
 
@@ -287,13 +287,15 @@ def test_auto_target_entropy_default_is_documented_fraction_of_log_actions():
 def test_zoo_config_entries_construct():
     with open(ROOT / "zoo_configs" / "soft_dqn.yml") as f:
         config = yaml.safe_load(f)
-    for env_id in ("CartPole-v1", "LotteryMDP-v0", "TwoPeakBanditDiscrete-v0", "ReachingGridworld-v0"):
+    for env_id in config:
         params = dict(config[env_id])
         assert int(float(params.pop("n_timesteps"))) > 0
         policy = params.pop("policy")
         env_kwargs = params.pop("env_kwargs", {})
         if isinstance(params.get("policy_kwargs"), str):
             params["policy_kwargs"] = eval(params["policy_kwargs"])  # the zoo's own convention
+        if isinstance(params.get("learning_rate"), str):  # "lin_2.3e-3": rl-zoo3 turns it into a schedule
+            params["learning_rate"] = make_schedule(params["learning_rate"], name="learning_rate")
         model = SoftDQN(policy, gym.make(env_id, **env_kwargs), **params)
         assert model.current_ent_coef() > 0
 
