@@ -30,6 +30,7 @@ import numpy as np
 import torch as th
 import yaml
 from stable_baselines3 import DQN
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from tqdm import tqdm
@@ -95,11 +96,41 @@ def evaluate(model, env_id: str, env_kwargs: dict, n_episodes: int, seed: int) -
     return float(mean), float(std)
 
 
+class EvalRecorder(BaseCallback):
+    """Deterministic evaluation every ``--eval-every`` steps inside a single ``learn()`` call.
+
+    ``wall_s`` is the training time so far: the time spent evaluating is subtracted.
+    """
+
+    def __init__(self, args: argparse.Namespace, algo: str, seed: int, env_kwargs: dict, csv, rows: list) -> None:
+        super().__init__()
+        self.args, self.algo, self.seed, self.env_kwargs, self.csv, self.rows = args, algo, seed, env_kwargs, csv, rows
+        self.bar = tqdm(total=args.steps, desc=f"{algo} seed {seed}", leave=False)
+        self.eval_time = 0.0
+
+    def _on_training_start(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def _on_step(self) -> bool:
+        self.bar.update(self.training_env.num_envs)
+        if self.num_timesteps % self.args.eval_every == 0:
+            e0 = time.perf_counter()
+            mean, std = evaluate(self.model, self.args.env, self.env_kwargs, self.args.eval_episodes, self.seed)
+            self.eval_time += time.perf_counter() - e0
+            row = dict(algo=self.algo, env=self.args.env, seed=self.seed, step=self.num_timesteps, mean_return=mean,
+                       std_return=std, wall_s=time.perf_counter() - self.t0 - self.eval_time)
+            self.rows.append(row)
+            self.csv.write(",".join(str(row[k]) for k in row) + "\n")
+            self.csv.flush()
+            self.bar.set_postfix(ret=f"{mean:.1f}")
+        return True
+
+
 def run_curves(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     overrides = json.loads(args.softdqn_kwargs) if args.softdqn_kwargs else {}
-    steps = args.steps or softdqn_hyperparams(args.env)["_n_timesteps"]
+    steps = args.steps = args.steps or softdqn_hyperparams(args.env)["_n_timesteps"]
     csv_path = out / "curves.csv"
     new_file = not csv_path.exists()
     rows = []
@@ -110,24 +141,14 @@ def run_curves(args: argparse.Namespace) -> None:
         for algo, seed in tqdm(jobs, desc=f"{args.env} runs"):
             th.manual_seed(seed)
             model, env_kwargs = make_model(algo, args.env, seed, overrides if algo == "softdqn" else None)
-            train_time, done = 0.0, 0
-            bar = tqdm(total=steps, desc=f"{algo} seed {seed}", leave=False)
-            while done < steps:
-                chunk = min(args.eval_every, steps - done)
-                t0 = time.perf_counter()
-                model.learn(chunk, reset_num_timesteps=done == 0)
-                train_time += time.perf_counter() - t0  # evaluation time is not training time
-                done += chunk
-                bar.update(chunk)
-                wall = train_time
-                mean, std = evaluate(model, args.env, env_kwargs, args.eval_episodes, seed)
-                row = dict(algo=algo, env=args.env, seed=seed, step=done, mean_return=mean, std_return=std, wall_s=wall)
-                rows.append(row)
-                csv.write(",".join(str(row[k]) for k in row) + "\n")
-                csv.flush()
-                bar.set_postfix(ret=f"{mean:.1f}")
-            bar.close()
-            tqdm.write(f"{args.env} {algo} seed={seed} steps={done} final deterministic return={mean:.1f}±{std:.1f}")
+            recorder = EvalRecorder(args, algo, seed, env_kwargs, csv, rows)
+            # One learn() call, as a zoo user trains: learning-rate and temperature schedules are
+            # functions of the progress through *this* call, so learning in chunks would restart them.
+            model.learn(steps, callback=recorder, progress_bar=False)
+            recorder.bar.close()
+            last = rows[-1]
+            tqdm.write(f"{args.env} {algo} seed={seed} steps={last['step']} final deterministic return="
+                       f"{last['mean_return']:.1f}±{last['std_return']:.1f}")
     summarise(csv_path, out)
 
 

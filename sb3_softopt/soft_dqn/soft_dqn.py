@@ -28,10 +28,10 @@ from torch.nn import functional as F
 
 from sb3_softopt.common.schedules import ScheduleLike
 from sb3_softopt.common.temperature import (
+    ScalarAdam,
     TemperatureConfig,
     parse_target_entropy,
     parse_temperature,
-    scalar_adam_step,
 )
 from sb3_softopt.soft_dqn.policies import (
     CnnPolicy,
@@ -40,6 +40,7 @@ from sb3_softopt.soft_dqn.policies import (
     SoftDQNPolicy,
     boltzmann_entropy,
     boltzmann_log_probs,
+    mean_boltzmann_entropy,
     soft_value,
 )
 
@@ -230,7 +231,7 @@ class SoftDQN(DQN):
         if self._temperature.auto:
             init = self._temperature.init_value
             self.log_ent_coef = th.log(th.ones(1, device=self.device) * init).requires_grad_(True)
-            # Stepped with scalar_adam_step (torch's Adam arithmetic without its per-call overhead).
+            # Stepped in Python floats by ScalarAdam (torch's Adam arithmetic without a dozen tensor ops per step).
             self.ent_coef_optimizer = th.optim.Adam([self.log_ent_coef], lr=self.lr_schedule(1))
         else:
             self.log_ent_coef = None
@@ -293,34 +294,33 @@ class SoftDQN(DQN):
         progress = self._current_progress_remaining
         auto = self.log_ent_coef is not None
         if auto:
+            assert self.ent_coef_optimizer is not None
             target_entropy = float(self._target_entropy_schedule(progress))
+            # log alpha lives in a Python float during the loop (written back below): a learned
+            # temperature then costs one entropy per step, not a dozen one-element tensor ops.
+            log_alpha = ScalarAdam(self.ent_coef_optimizer)
+            ent_coef = math.exp(log_alpha.value)
         else:
             assert self._temperature.schedule is not None
-            self.policy.set_ent_coef(self._temperature.schedule(progress))
-        fixed_ent_coef = self.policy.ent_coef
+            ent_coef = float(self._temperature.schedule(progress))
+            self.policy.set_ent_coef(ent_coef)
 
-        # Statistics are kept as tensors and reduced once per call: no CPU sync per gradient step.
+        # Statistics are kept as tensors / floats and reduced once per call: no CPU sync per step.
         losses, current_qs, next_values, ent_coefs, entropies = [], [], [], [], []
         for step in range(gradient_steps):
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
             q_values = self.q_net(replay_data.observations)
 
+            if auto or step == gradient_steps - 1:
+                with th.no_grad():
+                    # Exact entropy of the Boltzmann policy under the current alpha (for the fixed
+                    # temperature: logging only, one batch per call).
+                    entropies.append(mean_boltzmann_entropy(q_values, ent_coef))
             if auto:
-                assert self.log_ent_coef is not None and self.ent_coef_optimizer is not None
-                # Exact entropy of the Boltzmann policy under the current alpha; alpha goes up when
-                # the policy is less random than the target and down otherwise.
-                entropy = boltzmann_entropy(q_values.detach(), self.log_ent_coef.detach().exp()).mean()
                 # The loss log_alpha * (H - target) has the gradient (H - target) (H is not
-                # differentiated): pass it directly instead of paying for an autograd graph.
-                scalar_adam_step(self.ent_coef_optimizer, (entropy - target_entropy).reshape(1))
-                ent_coef = self.log_ent_coef.detach().exp()
-                entropies.append(entropy)
+                # differentiated): alpha goes up when the policy is less random than the target.
+                ent_coef = math.exp(log_alpha.step(entropies[-1] - target_entropy))
                 ent_coefs.append(ent_coef)
-            else:
-                ent_coef = fixed_ent_coef
-                if step == gradient_steps - 1:
-                    # Logging only: one batch per call is enough and keeps the loop as cheap as DQN's.
-                    entropies.append(boltzmann_entropy(q_values.detach(), ent_coef).mean())
 
             target_q_values, next_value = self.compute_target_q(replay_data, ent_coef)
             current_q_values = th.gather(q_values, dim=1, index=replay_data.actions.long())
@@ -336,21 +336,21 @@ class SoftDQN(DQN):
             next_values.append(next_value)
 
         if auto:
-            self.policy.set_ent_coef(self.log_ent_coef.detach().exp())  # type: ignore[union-attr]
+            log_alpha.commit()
+            self.policy.set_ent_coef(ent_coef)
         self._n_updates += gradient_steps
 
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         if gradient_steps > 0:
             self.logger.record("train/loss", th.stack(losses).mean().item())
-            ent_coef_mean = th.cat(ent_coefs).mean() if auto else fixed_ent_coef
-            self.logger.record("train/ent_coef", ent_coef_mean.item())
-            self.logger.record("train/entropy", th.stack(entropies).mean().item())
+            self.logger.record("train/ent_coef", float(np.mean(ent_coefs)) if auto else ent_coef)
+            self.logger.record("train/entropy", float(np.mean(entropies)))
             self.logger.record("train/q_values", th.cat(current_qs).mean().item())
             self.logger.record("train/soft_value", th.cat(next_values).mean().item())
             if auto:
                 self.logger.record("train/target_entropy", target_entropy)
-                ent_coef_loss = th.cat(ent_coefs).log() * (th.stack(entropies) - target_entropy)
-                self.logger.record("train/ent_coef_loss", ent_coef_loss.mean().item())
+                ent_coef_loss = np.log(ent_coefs) * (np.asarray(entropies) - target_entropy)
+                self.logger.record("train/ent_coef_loss", float(ent_coef_loss.mean()))
 
     def learn(
         self: SelfSoftDQN,
