@@ -38,7 +38,6 @@ from sb3_softopt.soft_dqn.policies import (
     MlpPolicy,
     MultiInputPolicy,
     SoftDQNPolicy,
-    boltzmann_entropy,
     boltzmann_log_probs,
     mean_boltzmann_entropy,
     soft_value,
