@@ -161,6 +161,22 @@ def test_stochastic_predict_samples_the_boltzmann_policy():
     assert (greedy == int(q.argmax())).all()
 
 
+def test_stochastic_predict_is_finite_at_extreme_temperatures():
+    env = gym.make("TwoPeakBanditDiscrete-v0")
+    model = SoftDQN("MlpPolicy", env, ent_coef=1.0, seed=0, **SMALL)
+    _perturb(model.q_net, scale=0.5)
+    with th.no_grad():  # huge Q-values: Q / alpha would overflow float32 for alpha = 1e-30
+        model.q_net.q_net[-1].weight.mul_(1e4)
+        model.q_net.q_net[-1].bias.mul_(1e4)
+    obs = np.zeros(2000, dtype=np.int64)
+    greedy = int(model.q_net(th.tensor([0])).argmax())
+    model.policy.set_ent_coef(1e-30)
+    assert (model.predict(obs, deterministic=False)[0] == greedy).all()
+    model.policy.set_ent_coef(1e30)  # uniform limit: every one of the 21 actions appears
+    freq = np.bincount(model.predict(obs, deterministic=False)[0], minlength=21) / len(obs)
+    assert freq.min() > 0.02 and freq.max() < 0.08
+
+
 def test_exploration_eps_floor():
     env = gym.make("TwoPeakBanditDiscrete-v0")
     model = SoftDQN("MlpPolicy", env, ent_coef=1e-6, exploration_eps=1.0, seed=0, **SMALL)
@@ -318,9 +334,9 @@ def test_save_load_roundtrip_is_exact(tmp_out):
     assert loaded.ent_coef_optimizer.param_groups[0]["params"][0] is loaded.log_ent_coef
     obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
     assert np.array_equal(model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
-    np.random.seed(3)
+    th.manual_seed(3)
     a1 = model.predict(obs, deterministic=False)[0]
-    np.random.seed(3)
+    th.manual_seed(3)
     a2 = loaded.predict(obs, deterministic=False)[0]
     assert np.array_equal(a1, a2)
     for p1, p2 in zip(model.policy.state_dict().values(), loaded.policy.state_dict().values()):
