@@ -279,7 +279,11 @@ class SoftDQN(DQN):
                 scaled_log_pi = q_target - soft_value(q_target, ent_coef)
                 scaled_log_pi_a = th.gather(scaled_log_pi, dim=1, index=replay_data.actions.long())
                 rewards = rewards + self.munchausen_coef * scaled_log_pi_a.clamp(min=self.munchausen_clip, max=0.0)
-            target = rewards + (1 - replay_data.dones) * discounts * next_value
+            if isinstance(discounts, float):
+                # r + gamma (1 - done) V(s') as one fused op (two fewer per gradient step than DQN's form)
+                target = th.addcmul(rewards, 1 - replay_data.dones, next_value, value=discounts)
+            else:
+                target = rewards + (1 - replay_data.dones) * discounts * next_value
         return target, next_value
 
     # ------------------------------------------------------------------ training
