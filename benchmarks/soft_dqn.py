@@ -38,29 +38,18 @@ from tqdm import tqdm
 import sb3_softopt  # noqa: F401  (registers the package's environments)
 from sb3_softopt import SoftDQN
 from sb3_softopt.common.schedules import make_schedule
+from sb3_softopt.zoo import zoo_entry
 
 ROOT = Path(__file__).resolve().parents[1]
 SOFT_DQN_YAML = ROOT / "zoo_configs" / "soft_dqn.yml"
 # rl_zoo3 is located, not imported: importing it pulls huggingface_sb3 and needs more packages.
 DQN_YAML = Path(importlib.util.find_spec("rl_zoo3").submodule_search_locations[0]) / "hyperparams" / "dqn.yml"
-ZOO_ONLY_KEYS = {"n_timesteps", "policy", "n_envs", "normalize", "env_wrapper", "frame_stack", "env_kwargs"}
 
 
 def load_hyperparams(path: Path, env_id: str) -> dict[str, Any]:
-    """Constructor kwargs of one env entry of an rl-zoo3 yaml (``policy_kwargs`` strings evaluated)."""
-    with open(path) as f:
-        config = yaml.safe_load(f)
-    if env_id not in config:
-        raise KeyError(f"{env_id!r} has no entry in {path}")
-    params = dict(config[env_id])
-    kwargs = {k: v for k, v in params.items() if k not in ZOO_ONLY_KEYS}
-    if isinstance(kwargs.get("policy_kwargs"), str):
-        kwargs["policy_kwargs"] = eval(kwargs["policy_kwargs"], {"dict": dict, "nn": th.nn})  # zoo convention
-    if isinstance(kwargs.get("learning_rate"), str):  # "lin_2.3e-3" etc., as rl-zoo3 (and our bridge) read it
-        kwargs["learning_rate"] = make_schedule(kwargs["learning_rate"], name="learning_rate")
-    kwargs["_n_timesteps"] = int(float(params.get("n_timesteps", 0)))
-    kwargs["_env_kwargs"] = params.get("env_kwargs", {}) or {}
-    return kwargs
+    """Constructor kwargs of one env entry of an rl-zoo3 yaml, plus ``_n_timesteps`` and ``_env_kwargs``."""
+    entry = zoo_entry(env_id, path=path)
+    return {**entry.kwargs, "_n_timesteps": entry.n_timesteps, "_env_kwargs": entry.env_kwargs}
 
 
 def softdqn_hyperparams(env_id: str) -> dict[str, Any]:

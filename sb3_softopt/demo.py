@@ -24,8 +24,8 @@ from stable_baselines3.common.monitor import Monitor
 
 import sb3_softopt
 from sb3_softopt import SoftDQN
-from sb3_softopt.common.schedules import make_schedule
 from sb3_softopt.inference import TabularMDP, exact_inference, soft_value_iteration
+from sb3_softopt.zoo import zoo_entry
 
 
 def lottery_table(alphas: tuple[float, ...] = (1.0, 100.0, 1000.0, 2500.0, 5000.0)) -> list[dict[str, float]]:
@@ -48,22 +48,8 @@ def lottery_table(alphas: tuple[float, ...] = (1.0, 100.0, 1000.0, 2500.0, 5000.
 def train_soft_dqn(steps: int, seed: int) -> dict[str, Any]:
     """Train SoftDQN on CartPole with the shipped zoo hyperparameters (``zoo_configs/soft_dqn.yml``;
     the learning rate decays to 0 over ``steps``)."""
-    model = SoftDQN(
-        "MlpPolicy",
-        "CartPole-v1",
-        learning_rate=make_schedule("lin_1.2e-3", name="learning_rate"),
-        batch_size=64,
-        buffer_size=100_000,
-        learning_starts=1000,
-        gamma=0.99,
-        target_update_interval=10,
-        train_freq=256,
-        gradient_steps=128,
-        ent_coef="auto",
-        double_q=True,
-        policy_kwargs=dict(net_arch=[256, 256]),
-        seed=seed,
-    )
+    entry = zoo_entry("CartPole-v1", "soft_dqn")
+    model = SoftDQN(entry.policy, "CartPole-v1", seed=seed, **entry.kwargs)
     start = time.perf_counter()
     model.learn(total_timesteps=steps, progress_bar=True)
     elapsed = time.perf_counter() - start

@@ -50,6 +50,7 @@ import runpy
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,9 @@ __all__ = [
     "register",
     "sample_entropy_ppo_params",
     "sample_soft_dqn_params",
+    "ZooEntry",
     "zoo_configs_dir",
+    "zoo_entry",
 ]
 
 #: rl-zoo3 algorithm name -> name of the class exported by ``sb3_softopt``.
@@ -76,6 +79,9 @@ _ZOO_OFF_POLICY = ("qrdqn", "dqn", "ddpg", "sac", "her", "td3", "tqc")
 
 #: keys whose strings rl-zoo3 itself turns into schedules (only the form ``lin_<v>``).
 _ZOO_SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf", "delta_std")
+
+#: keys of an rl-zoo3 entry that configure the experiment (env, budget, wrappers), not the algorithm.
+_ZOO_EXPERIMENT_KEYS = ("n_timesteps", "policy", "n_envs", "normalize", "env_wrapper", "frame_stack", "env_kwargs", "callback")
 
 STOCHASTIC_EVAL_ENV = "SOFTOPT_ZOO_STOCHASTIC_EVAL"
 FIGURES_ENV = "SOFTOPT_ZOO_FIGURES"
@@ -146,6 +152,63 @@ def default_config(algo: str, env_id: str) -> str | None:
         if not zoo.is_file():
             return str(ours)
     return None
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One env entry of an rl-zoo3 hyperparameter file, converted as rl-zoo3's train does.
+
+    :param policy: the policy name (``"MlpPolicy"`` ...)
+    :param kwargs: constructor keyword arguments: schedule strings of ``learning_rate`` /
+        ``clip_range`` turned into schedules, ``policy_kwargs`` evaluated; strings that our
+        algorithms parse themselves (``ent_coef``, ``target_entropy`` ...) are kept
+    :param n_timesteps: the entry's training budget
+    :param env_kwargs: keyword arguments for ``gym.make``
+    """
+
+    policy: str
+    kwargs: dict[str, Any]
+    n_timesteps: int
+    env_kwargs: dict[str, Any]
+
+
+def zoo_entry(env_id: str, algo: str = "soft_dqn", path: str | Path | None = None) -> ZooEntry:
+    """Read the entry of ``env_id`` from a hyperparameter file, by default our shipped
+    ``zoo_configs/<algo>.yml``, so that scripts train with exactly what ``train`` would use.
+
+    :raises ZooBridgeError: no file, or no entry for ``env_id`` in it
+    """
+    import torch as th
+    import yaml
+
+    from sb3_softopt.common.schedules import make_schedule
+
+    if path is None:
+        folder = zoo_configs_dir()
+        if folder is None:
+            raise ZooBridgeError("no zoo_configs folder found (set $" + CONFIGS_ENV + ")")
+        path = folder / f"{algo}.yml"
+    path = Path(path)
+    if not path.is_file():
+        raise ZooBridgeError(f"hyperparameter file {path} does not exist")
+    with open(path) as f:
+        table = yaml.safe_load(f) or {}
+    if env_id not in table:
+        raise ZooBridgeError(f"{path} has no entry for {env_id!r} (it has {sorted(table)})")
+    params = dict(table[env_id])
+    kwargs = {k: v for k, v in params.items() if k not in _ZOO_EXPERIMENT_KEYS}
+    for key in _ZOO_SCHEDULE_KEYS:
+        if isinstance(kwargs.get(key), str):
+            kwargs[key] = make_schedule(kwargs[key], name=key)
+    if isinstance(kwargs.get("policy_kwargs"), str):
+        # rl-zoo3's convention: the yaml holds Python source for this dict
+        kwargs["policy_kwargs"] = eval(kwargs["policy_kwargs"], {"dict": dict, "nn": th.nn})  # noqa: S307
+    return ZooEntry(
+        policy=str(params.get("policy", "MlpPolicy")),
+        kwargs=kwargs,
+        n_timesteps=int(float(params.get("n_timesteps", 0))),
+        env_kwargs=dict(params.get("env_kwargs") or {}),
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -336,6 +336,28 @@ def test_every_shipped_config_entry_constructs(algo, env_id, tmp_path):
         if isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(attr, (int, float)):
             assert attr == pytest.approx(value), key
     model.get_env().close()
+    # zoo_entry (what the demo and benchmarks read) agrees with rl-zoo3's reading of the entry
+    entry = zoo.zoo_entry(env_id, algo)
+    assert entry.n_timesteps == manager.n_timesteps
+    for key, value in entry.kwargs.items():
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            assert saved[key] == value, key
+        if key == "learning_rate" and callable(value):
+            assert value(1.0) == pytest.approx(model.lr_schedule(1.0)), key
+
+
+def test_zoo_entry_converts_and_names_missing_entries(tmp_path):
+    entry = zoo.zoo_entry("CartPole-v1", "soft_dqn")
+    assert entry.policy == "MlpPolicy" and entry.n_timesteps == 50_000 and entry.env_kwargs == {}
+    assert entry.kwargs["policy_kwargs"] == {"net_arch": [256, 256]}
+    lr = entry.kwargs["learning_rate"]  # "lin_1.2e-3": rl-zoo3's linear decay to 0
+    assert lr(1.0) == pytest.approx(1.2e-3) and lr(0.5) == pytest.approx(6e-4) and lr(0.0) == 0.0
+    assert "n_timesteps" not in entry.kwargs and "policy" not in entry.kwargs
+    assert isinstance(sb3_softopt.SoftDQN(entry.policy, "CartPole-v1", **entry.kwargs), sb3_softopt.SoftDQN)
+    with pytest.raises(zoo.ZooBridgeError, match="no entry for 'NoSuchEnv-v0'"):
+        zoo.zoo_entry("NoSuchEnv-v0", "soft_dqn")
+    with pytest.raises(zoo.ZooBridgeError, match="does not exist"):
+        zoo.zoo_entry("CartPole-v1", path=tmp_path / "missing.yml")
 
 
 @pytest.mark.parametrize("algo,env_id", _config_entries())
