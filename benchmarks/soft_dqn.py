@@ -28,7 +28,6 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import gymnasium as gym
 import numpy as np
 import torch as th
-import yaml
 from stable_baselines3 import DQN
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
@@ -38,7 +37,7 @@ from tqdm import tqdm
 import sb3_softopt  # noqa: F401  (registers the package's environments)
 from sb3_softopt import SoftDQN
 from sb3_softopt.common.schedules import make_schedule
-from sb3_softopt.zoo import zoo_entry
+from sb3_softopt.zoo import ZooBridgeError, zoo_entry
 
 ROOT = Path(__file__).resolve().parents[1]
 SOFT_DQN_YAML = ROOT / "zoo_configs" / "soft_dqn.yml"
@@ -55,10 +54,10 @@ def load_hyperparams(path: Path, env_id: str) -> dict[str, Any]:
 def softdqn_hyperparams(env_id: str) -> dict[str, Any]:
     """SoftDQN's entry in ``zoo_configs/soft_dqn.yml``; for an env without one, rl-zoo3's DQN entry
     with epsilon-greedy replaced by the Boltzmann policy (``ent_coef="auto"``), to start tuning from."""
-    with open(SOFT_DQN_YAML) as f:
-        shipped = yaml.safe_load(f)
-    if env_id in shipped:
+    try:
         return load_hyperparams(SOFT_DQN_YAML, env_id)
+    except ZooBridgeError:  # no shipped entry for env_id
+        pass
     kwargs = load_hyperparams(DQN_YAML, env_id)
     for key in ("exploration_fraction", "exploration_final_eps", "exploration_initial_eps"):
         kwargs.pop(key, None)
