@@ -11,10 +11,11 @@ from sb3_softopt.common.schedules import make_schedule, parse_schedule
 from sb3_softopt.soft_dqn import SoftDQN
 from sb3_softopt.entropy_ppo import EntropyPPO
 from sb3_softopt.sac import SAC
+from sb3_softopt.sql import SQL
 
 try:
     __version__ = version("sb3_softopt")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["__version__", "EntropyPPO", "SAC", "SoftDQN", "envs", "make_schedule", "parse_schedule"]
+__all__ = ["__version__", "EntropyPPO", "SAC", "SQL", "SoftDQN", "envs", "make_schedule", "parse_schedule"]
