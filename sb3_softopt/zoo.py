@@ -12,7 +12,7 @@ Why a bridge is needed (rl-zoo3 2.9.2): ``--algo`` is validated against
 ``rl_zoo3.utils.ALGOS`` when the arguments are parsed, before ``--gym-packages`` are
 imported, so a plugin cannot add algorithms from the command line. This module adds
 ``soft_dqn`` (:class:`sb3_softopt.SoftDQN`), ``entropy_ppo``
-(:class:`sb3_softopt.EntropyPPO`) and replaces ``sac`` with :class:`sb3_softopt.SAC`
+(:class:`sb3_softopt.EntropyPPO`), ``sql`` (:class:`sb3_softopt.SQL`) and replaces ``sac`` with :class:`sb3_softopt.SAC`
 (whose defaults learn exactly like SB3's), registers optuna samplers for them, imports
 ``sb3_softopt`` so that the lecture's environment ids resolve, and then calls rl-zoo3.
 
@@ -63,13 +63,14 @@ __all__ = [
     "register",
     "sample_entropy_ppo_params",
     "sample_soft_dqn_params",
+    "sample_sql_params",
     "ZooEntry",
     "zoo_configs_dir",
     "zoo_entry",
 ]
 
 #: rl-zoo3 algorithm name -> name of the class exported by ``sb3_softopt``.
-ZOO_ALGOS: dict[str, str] = {"soft_dqn": "SoftDQN", "entropy_ppo": "EntropyPPO", "sac": "SAC"}
+ZOO_ALGOS: dict[str, str] = {"soft_dqn": "SoftDQN", "entropy_ppo": "EntropyPPO", "sac": "SAC", "sql": "SQL"}
 
 #: rl-zoo3 commands the bridge runs.
 COMMANDS = ("train", "enjoy", "record_video", "all_plots", "plot_train", "plot_from_file")
@@ -81,7 +82,10 @@ _ZOO_OFF_POLICY = ("qrdqn", "dqn", "ddpg", "sac", "her", "td3", "tqc")
 _ZOO_SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf", "delta_std")
 
 #: keys of an rl-zoo3 entry that configure the experiment (env, budget, wrappers), not the algorithm.
-_ZOO_EXPERIMENT_KEYS = ("n_timesteps", "policy", "n_envs", "normalize", "env_wrapper", "frame_stack", "env_kwargs", "callback")
+_ZOO_EXPERIMENT_KEYS = (
+    "n_timesteps", "policy", "n_envs", "normalize", "env_wrapper", "frame_stack", "env_kwargs", "callback",
+    "deterministic_eval",  # the bridge's evaluation option
+)
 
 STOCHASTIC_EVAL_ENV = "SOFTOPT_ZOO_STOCHASTIC_EVAL"
 FIGURES_ENV = "SOFTOPT_ZOO_FIGURES"
@@ -243,6 +247,40 @@ def sample_soft_dqn_params(trial: Any, n_actions: int, n_envs: int, additional_a
             "subsample_steps": subsample_steps,
             "target_update_interval": target_update_interval,
             "ent_coef": ent_coef,
+            "net_arch": net_arch,
+        }
+    )
+
+
+def sample_sql_params(trial: Any, n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]:
+    """Optuna sampler for SQL: rl-zoo3's SAC search space plus the temperature (log scale; SAC
+    learns it, SQL cannot) and the number of SVGD particles.
+
+    Parameter names follow rl-zoo3's so that its ``convert_offpolicy_params`` converts a
+    stored trial back into constructor arguments (``--trial-id``).
+    """
+    from rl_zoo3.hyperparams_opt import convert_offpolicy_params
+
+    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.03, log=True)
+    batch_size_pow = trial.suggest_int("batch_size_pow", 5, 9)
+    learning_rate = trial.suggest_float("learning_rate", 1e-5, 0.002, log=True)
+    train_freq = trial.suggest_int("train_freq", 1, 10)
+    tau = trial.suggest_float("tau", 0.001, 0.08, log=True)
+    ent_coef = trial.suggest_float("ent_coef", 1e-3, 10.0, log=True)
+    kernel_n_particles = trial.suggest_categorical("kernel_n_particles", [8, 16, 32])
+    net_arch = trial.suggest_categorical("net_arch", ["small", "medium", "big"])
+
+    trial.set_user_attr("gamma", 1 - one_minus_gamma)
+    trial.set_user_attr("batch_size", 2**batch_size_pow)
+    return convert_offpolicy_params(
+        {
+            "one_minus_gamma": one_minus_gamma,
+            "learning_rate": learning_rate,
+            "batch_size_pow": batch_size_pow,
+            "train_freq": train_freq,
+            "tau": tau,
+            "ent_coef": ent_coef,
+            "kernel_n_particles": kernel_n_particles,
             "net_arch": net_arch,
         }
     )
@@ -418,6 +456,7 @@ def register(command: str = "train", strict: bool = False) -> dict[str, type]:
     samplers: dict[str, tuple[Callable, Callable]] = {
         "soft_dqn": (sample_soft_dqn_params, convert_offpolicy_params),
         "entropy_ppo": (sample_entropy_ppo_params, convert_onpolicy_params),
+        "sql": (sample_sql_params, convert_offpolicy_params),
     }
     for zoo_name, (sampler, converter) in samplers.items():
         if zoo_name in registered:

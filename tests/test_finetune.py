@@ -19,7 +19,7 @@ def quick_run(tmp_path_factory):
 
 def test_quick_end_to_end_outputs(quick_run):
     out, summary = quick_run
-    assert summary["ran"] == {"pretrain": 4, "finetune": 16}
+    assert summary["ran"] == {"pretrain": 6, "finetune": 24}  # 3 pretrained algorithms, 6 arms, 2 tasks, 2 seeds
     for name in ("curves.csv", "finetune_curves.png", "coverage.png", "summary.md", "summary.json", "config.json"):
         assert (out / name).stat().st_size > 0, name
     df = pd.read_csv(out / "curves.csv")
@@ -34,7 +34,7 @@ def test_quick_end_to_end_outputs(quick_run):
     for arm in ft.ARMS:
         assert arm in table
     assert "PointUMaze-v0" in table and "position entropy" in table
-    for algo in ("sac", "ddpg"):
+    for algo in ("sac", "ddpg", "sql"):
         assert (out / "pretrain" / f"{algo}_seed0.zip").exists()
         cov = summary["coverage"][algo]
         assert len(cov["explore"]["position_entropy"]) == 2

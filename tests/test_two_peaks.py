@@ -35,6 +35,17 @@ def test_peak_fractions_and_classify():
     assert two_peaks.classify(0.0, 0.05) == "neither"
 
 
+def test_tv_to_closed_form():
+    rng = np.random.default_rng(0)
+    x = rng.normal(rng.choice([-2.0, 2.0], 400_000), 1.0)
+    exact = x[np.abs(x) <= 5]  # samples of the truncated mixture itself
+    assert two_peaks.tv_to_closed_form(exact) < 0.01
+    # a point mass at a peak: all mass in one bin, whose closed-form mass is 0.0958
+    assert two_peaks.tv_to_closed_form(np.full(100, 2.2)) == pytest.approx(1 - 0.0958, abs=2e-3)
+    # a unimodal Gaussian over the valley, as a tanh-Gaussian SAC policy would give
+    assert two_peaks.tv_to_closed_form(rng.normal(0, 2.2, 100_000)) > 0.1
+
+
 def test_bad_arguments(tmp_out):
     with pytest.raises(ValueError, match="arms"):
         two_peaks.run(tmp_out, arms=("td3",))
@@ -48,8 +59,9 @@ def test_quick_cli_end_to_end(tmp_out, capsys):
     table = pd.read_csv(tmp_out / "two_peaks.csv")
     summary = json.loads((tmp_out / "two_peaks.json").read_text())
     assert (tmp_out / "two_peaks.png").stat().st_size > 0
-    assert sorted(table.algo.unique()) == ["ddpg", "sac", "soft_dqn"]
-    assert len(table) == 3 * two_peaks.QUICK_SEEDS
+    assert sorted(table.algo.unique()) == ["ddpg", "sac", "soft_dqn", "sql"]
+    assert len(table) == 4 * two_peaks.QUICK_SEEDS
+    assert table.tv_to_exact.between(0, 1).all()
     # DDPG is deterministic: each region holds all of its mass or none.
     ddpg = table[table.algo == "ddpg"][["frac_left", "frac_right", "frac_valley"]].to_numpy()
     assert np.all(np.isclose(ddpg, 0.0) | np.isclose(ddpg, 1.0))
@@ -58,3 +70,11 @@ def test_quick_cli_end_to_end(tmp_out, capsys):
     assert (sdqn.tv_to_exact < 0.2).all()
     assert (sdqn["mode"] == "both").all()
     assert summary["arms"]["soft_dqn"]["modes"]["both"] == two_peaks.QUICK_SEEDS
+
+
+@pytest.mark.slow
+def test_sql_matches_the_closed_form_in_8_of_10_seeds(tmp_out):
+    """SQL's samples (alpha = 1) are within total variation 0.10 of the soft-optimal mixture."""
+    summary = two_peaks.run(tmp_out, seeds=10, arms=("sql",), n_samples=5000, progress=False)
+    assert summary["arms"]["sql"]["seeds_tv_at_most_0.10"] >= 8
+    assert summary["arms"]["sql"]["modes"]["both"] == 10

@@ -100,6 +100,20 @@ TINY = {
             "policy_kwargs": "dict(net_arch=[32])",
         },
     },
+    "sql": {
+        "TwoPeakBandit-v0": {
+            "n_timesteps": 1000,
+            "policy": "MlpPolicy",
+            "learning_starts": 200,
+            "buffer_size": 5000,
+            "batch_size": 32,
+            "train_freq": 4,
+            "ent_coef": "loglin_1_0.1",
+            "kernel_n_particles": 8,
+            "deterministic_eval": False,
+            "policy_kwargs": "dict(net_arch=[32])",
+        },
+    },
 }
 RUNS = [(algo, env_id) for algo, entries in TINY.items() for env_id in entries]
 # Command-line overrides: schedule strings given unquoted to -params.
@@ -161,8 +175,9 @@ def test_register_adds_our_algorithms_samplers_and_envs():
     assert rl_zoo3.utils.ALGOS["soft_dqn"] is sb3_softopt.SoftDQN
     assert rl_zoo3.utils.ALGOS["entropy_ppo"] is sb3_softopt.EntropyPPO
     assert rl_zoo3.utils.ALGOS["sac"] is sb3_softopt.SAC
-    assert set(registered) == {"soft_dqn", "entropy_ppo", "sac"}
-    for algo in ("soft_dqn", "entropy_ppo", "sac"):
+    assert rl_zoo3.utils.ALGOS["sql"] is sb3_softopt.SQL
+    assert set(registered) == {"soft_dqn", "entropy_ppo", "sac", "sql"}
+    for algo in ("soft_dqn", "entropy_ppo", "sac", "sql"):
         assert algo in HYPERPARAMS_SAMPLER and algo in HYPERPARAMS_CONVERTER
     # rl-zoo3's own algorithms are untouched.
     from stable_baselines3 import DQN
@@ -384,10 +399,11 @@ def test_train_writes_zoo_run_folder(trained, algo, env_id):
     assert data["timesteps"].tolist() == list(range(500, n_steps + 1, 500))
     assert data["results"].shape == (len(data["timesteps"]), 2) and np.isfinite(data["results"]).all()
     model = rl_zoo3.utils.ALGOS[algo].load(run / f"{env_id}.zip", device="cpu")
-    assert type(model).__name__ == {"soft_dqn": "SoftDQN", "entropy_ppo": "EntropyPPO", "sac": "SAC"}[algo]
+    assert type(model).__name__ == {"soft_dqn": "SoftDQN", "entropy_ppo": "EntropyPPO", "sac": "SAC", "sql": "SQL"}[algo]
     assert model.num_timesteps >= n_steps
-    # soft_dqn ran with --stochastic-eval, the others with rl-zoo3's deterministic evaluation.
-    assert [c["deterministic"] for c in trained["evals"][(algo, env_id)]] == [algo != "soft_dqn"]
+    # soft_dqn ran with --stochastic-eval, sql with its yaml's deterministic_eval: false, the
+    # others with rl-zoo3's deterministic evaluation.
+    assert [c["deterministic"] for c in trained["evals"][(algo, env_id)]] == [algo not in ("soft_dqn", "sql")]
 
 
 def test_params_schedules_used_in_training_run(trained):
@@ -411,7 +427,7 @@ def test_yaml_env_kwargs_used_in_training_run(trained):
 @pytest.mark.parametrize("algo,env_id", RUNS, ids=[f"{a}-{e}" for a, e in RUNS])
 def test_enjoy_trained_agent(trained, algo, env_id, monkeypatch, capsys):
     loads = []
-    cls = {"soft_dqn": sb3_softopt.SoftDQN, "entropy_ppo": sb3_softopt.EntropyPPO, "sac": sb3_softopt.SAC}[algo]
+    cls = {"soft_dqn": sb3_softopt.SoftDQN, "entropy_ppo": sb3_softopt.EntropyPPO, "sac": sb3_softopt.SAC, "sql": sb3_softopt.SQL}[algo]
     original = cls.load.__func__
 
     def spy(klass, path, *args, **kwargs):
@@ -427,7 +443,7 @@ def test_enjoy_trained_agent(trained, algo, env_id, monkeypatch, capsys):
     assert "Mean reward" in out
     (kwargs, model), = loads
     assert type(model) is cls  # enjoy's loader returns the real class
-    if algo in ("soft_dqn", "sac"):
+    if algo in ("soft_dqn", "sac", "sql"):
         assert kwargs["buffer_size"] == 1 and model.replay_buffer.buffer_size == 1
 
 
@@ -472,22 +488,23 @@ def _load_study(storage: Path, name: str) -> optuna.Study:
     return optuna.load_study(storage=optuna.storages.JournalStorage(backend), study_name=name)
 
 
-@pytest.mark.parametrize("algo", ["soft_dqn", "entropy_ppo"])
+@pytest.mark.parametrize("algo", ["soft_dqn", "entropy_ppo", "sql"])
 def test_samplers_match_converters_and_construct(algo):
     """Each sampled trial converts back (--trial-id) to the same constructor arguments, which build."""
     zoo.register("train")
     import gymnasium as gym
 
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    temperature = {"soft_dqn": "ent_coef", "entropy_ppo": "soft_ent_coef"}[algo]
+    temperature = {"soft_dqn": "ent_coef", "entropy_ppo": "soft_ent_coef", "sql": "ent_coef"}[algo]
+    env_id = "Pendulum-v1" if algo == "sql" else "CartPole-v1"
     values = []
     for _ in range(3):
         trial = study.ask()
         sampled = HYPERPARAMS_SAMPLER[algo](trial, 0, 1, {"using_her_replay_buffer": False})
         assert HYPERPARAMS_CONVERTER[algo](trial.params) == sampled
-        assert 0 < sampled[temperature] <= 1.0
+        assert 0 < sampled[temperature] <= (10.0 if algo == "sql" else 1.0)
         values.append(sampled[temperature])
-        model = rl_zoo3.utils.ALGOS[algo]("MlpPolicy", gym.make("CartPole-v1"), device="cpu", **sampled)
+        model = rl_zoo3.utils.ALGOS[algo]("MlpPolicy", gym.make(env_id), device="cpu", **sampled)
         assert getattr(model, temperature) == sampled[temperature]
         assert model.gamma == pytest.approx(1 - trial.params["one_minus_gamma"])
     assert len(set(values)) == 3

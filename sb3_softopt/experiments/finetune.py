@@ -17,7 +17,9 @@ Arms (same seeds, same hyperparameters apart from what is named):
   temperature annealed log-linearly (``loglin_0.1_0.001``, as in the paper);
 * ``ddpg_pretrained``: DDPG on the pretrain env, then finetuned;
 * ``ddpg_scratch``, ``sac_scratch``: the same finetuning runs from a fresh network
-  (``sac_scratch`` uses the same annealed temperature).
+  (``sac_scratch`` uses the same annealed temperature);
+* ``sql_pretrained``, ``sql_scratch``: the same two for :class:`sb3_softopt.SQL`, the deep
+  energy-based policy the paper pretrains (same temperatures as SAC).
 
 Outputs in ``--out``: ``pretrain/<algo>_seed<k>.zip`` (+ ``.json`` with the coverage of the
 pretrained policy), ``curves/<task>/<arm>_seed<k>.csv`` (deterministic evaluation return every
@@ -53,7 +55,7 @@ import numpy as np
 
 __all__ = ["ARMS", "Budget", "BUDGETS", "DEFAULT_TASKS", "run", "main", "pretrained_coverage", "iqm", "bootstrap_ci"]
 
-ARMS = ("sac_pretrained", "ddpg_pretrained", "ddpg_scratch", "sac_scratch")
+ARMS = ("sac_pretrained", "ddpg_pretrained", "ddpg_scratch", "sac_scratch", "sql_pretrained", "sql_scratch")
 #: Finetune tasks and their success thresholds (deterministic evaluation return).
 #: Hallway: best return ~97, 70 = running along the corridor at >= ~0.75 speed.
 #: U-maze: ~65 when the goal is reached in ~30 steps; 20 = reached it and stayed >~25 steps.
@@ -228,6 +230,11 @@ def _new_model(algo: str, env, seed: int, budget: Budget, finetune: bool):
     from stable_baselines3.common.noise import NormalActionNoise
 
     kwargs = dict(COMMON_KWARGS, learning_starts=budget.learning_starts, seed=seed, verbose=0, device="cpu")
+    if algo == "sql":
+        from sb3_softopt import SQL
+
+        ent = SAC_FINETUNE_ENT_COEF if finetune else SAC_PRETRAIN_ENT_COEF
+        return SQL("MlpPolicy", env, ent_coef=ent, policy_kwargs=dict(net_arch=NET_ARCH), **kwargs), None
     if algo == "ddpg":
         n = env.action_space.shape[0]
         noise = NormalActionNoise(np.zeros(n), DDPG_NOISE_STD * np.ones(n))
@@ -249,6 +256,12 @@ def _load_model(algo: str, path: Path, env, seed: int, budget: Budget):
     from sb3_softopt.common.schedules import make_schedule
 
     custom = dict(learning_starts=budget.learning_starts)
+    if algo == "sql":
+        from sb3_softopt import SQL
+
+        model = SQL.load(path, env=env, device="cpu", custom_objects=dict(custom, ent_coef=SAC_FINETUNE_ENT_COEF))
+        model.set_random_seed(seed)
+        return model, None
     if algo == "ddpg":
         model = DDPG.load(path, env=env, device="cpu", custom_objects=custom)
         model.set_random_seed(seed)
@@ -643,7 +656,14 @@ def _write_table(out: Path, result: dict, tasks, arms, seeds, bud: Budget) -> No
     _atomic_write(out / "summary.md", "\n".join(lines) + "\n")
 
 
-_COLORS = {"sac_pretrained": "tab:blue", "ddpg_pretrained": "tab:red", "ddpg_scratch": "tab:orange", "sac_scratch": "tab:cyan"}
+_COLORS = {
+    "sac_pretrained": "tab:blue",
+    "ddpg_pretrained": "tab:red",
+    "ddpg_scratch": "tab:orange",
+    "sac_scratch": "tab:cyan",
+    "sql_pretrained": "tab:green",
+    "sql_scratch": "tab:olive",
+}
 
 
 def _plot_curves(out: Path, df, tasks: dict[str, float], arms) -> None:

@@ -153,7 +153,8 @@ class SQLPolicy(SACPolicy):
     :param action_space: Action space (``Box``)
     :param lr_schedule: Learning rate schedule (could be constant)
     :param net_arch: layer sizes: a list for both networks, or ``dict(pi=[...], qf=[...])``
-        (default ``[256, 256]``, SAC's)
+        (default ``[128, 128]``, the official code's; SAC's is ``[256, 256]``, but each SQL state
+        carries 32 particles through the networks, see docs/sql.md)
     :param activation_fn: Activation function
     :param features_extractor_class: Features extractor to use
     :param features_extractor_kwargs: Keyword arguments to pass to the features extractor
@@ -188,6 +189,8 @@ class SQLPolicy(SACPolicy):
     ) -> None:
         if not isinstance(action_space, spaces.Box):
             raise TypeError(f"SQLPolicy needs a Box action space, got {action_space!r}")
+        if net_arch is None:
+            net_arch = [128, 128]
         if isinstance(n_deterministic_particles, bool) or not isinstance(n_deterministic_particles, int) or n_deterministic_particles < 1:
             raise ValueError(f"n_deterministic_particles must be an int >= 1, got {n_deterministic_particles!r}")
         self.n_deterministic_particles = n_deterministic_particles

@@ -69,7 +69,8 @@ class SQL(OffPolicyAlgorithm):
         function of the progress remaining (from 1 to 0)
     :param buffer_size: size of the replay buffer
     :param learning_starts: how many steps to collect with uniformly random actions before learning starts
-    :param batch_size: Minibatch size for each gradient update
+    :param batch_size: Minibatch size for each gradient update (default 128, the official code's
+        MuJoCo setting: every state carries ``value_n_particles + kernel_n_particles`` actions)
     :param tau: the soft update coefficient ("Polyak update", between 0 and 1); 1 with
         ``target_update_interval=N`` is the official code's hard copy every N steps
     :param gamma: the discount factor, in (0, 1]
@@ -123,7 +124,7 @@ class SQL(OffPolicyAlgorithm):
         learning_rate: float | Schedule = 3e-4,
         buffer_size: int = 1_000_000,
         learning_starts: int = 100,
-        batch_size: int = 256,
+        batch_size: int = 128,
         tau: float = 0.005,
         gamma: float = 0.99,
         train_freq: int | tuple[int, str] = 1,
@@ -153,7 +154,7 @@ class SQL(OffPolicyAlgorithm):
         self._ent_coef_schedule = self._parse_ent_coef(self.ent_coef)
         self.value_n_particles = _check_int("value_n_particles", value_n_particles, 2)
         self.kernel_n_particles = _check_int("kernel_n_particles", kernel_n_particles, 3)
-        ratio = float(kernel_update_ratio)
+        ratio = float(kernel_update_ratio) if isinstance(kernel_update_ratio, (int, float, np.number)) else math.nan
         if not 0.0 < ratio < 1.0:
             raise ValueError(f"kernel_update_ratio must be in (0, 1), got {kernel_update_ratio!r}")
         self.kernel_update_ratio = ratio

@@ -1,0 +1,253 @@
+"""Benchmark of ``sb3_softopt.SQL`` against SB3's SAC (speed, Pendulum) and DDPG (MultiGoal).
+
+``python benchmarks/sql.py {speed,pendulum} --out DIR``
+
+* ``speed``: CPU time of ``train()`` per gradient step, SQL against ``stable_baselines3.SAC`` with
+  the same networks and batch size, on the same filled Pendulum-v1 replay buffer, repetitions
+  interleaved; also SQL's time split into its parts (critic target on the value particles,
+  critic step, sampler particles, Q gradient at the fixed particles, kernel, sampler step).
+* ``pendulum``: Pendulum-v1 for ``--steps`` (20k) per seed, SQL with its ``zoo_configs/sql.yml``
+  entry and SB3's SAC with rl-zoo3's entry (learning_rate 1e-3) in the same run; deterministic
+  evaluation on 10 episodes every quarter of training (SB3's ``evaluate_policy``). Resumable: a
+  seed whose CSV reaches ``--steps`` is not trained again.
+
+MultiGoal-v0 (SQL against DDPG) is the experiment ``python -m sb3_softopt.experiments.multigoal``.
+
+Results: ``DIR/sql_speed.json``, ``DIR/sql_pendulum.{csv,json,png}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch as th
+
+SPEED_CONFIGS = (([256, 256], 256), ([128, 128], 128), ([64, 64], 64))
+
+
+def _zoo(env_id: str, algo: str):
+    from sb3_softopt.zoo import zoo_entry
+
+    return zoo_entry(env_id, algo)
+
+
+# ----------------------------------------------------------------------------- speed
+def _sql_parts(model, batch_size: int, reps: int) -> dict[str, float]:
+    """CPU ms of each part of one SQL gradient step (forward and backward of each loss)."""
+    from sb3_softopt.sql.policies import particle_q_values
+    from sb3_softopt.sql.svgd import svgd_direction
+
+    data = model.replay_buffer.sample(batch_size)
+    obs, alpha = data.observations, model.current_ent_coef()
+
+    def critic_target():
+        with th.no_grad():
+            model.critic_loss(data, alpha)
+
+    def critic_step():
+        loss = model.critic_loss(data, alpha)[0]
+        model.critic.optimizer.zero_grad()
+        loss.backward()
+        model.critic.optimizer.step()
+
+    features = model.actor.extract_features(obs, model.actor.features_extractor)
+    fixed = th.tanh(model.actor.particles(features, model.n_fixed_particles)).detach().requires_grad_(True)
+
+    def q_gradient():
+        th.autograd.grad(particle_q_values(model.critic, obs, fixed).sum(), fixed)
+
+    updated = model.actor.particles(features.detach(), model.n_updated_particles).detach()
+
+    def kernel():
+        svgd_direction(fixed.detach(), updated, th.ones_like(fixed))
+
+    def sampler_step():
+        loss = model.sampler_loss(obs, alpha)[0]
+        model.actor.optimizer.zero_grad()
+        loss.backward()
+        model.actor.optimizer.step()
+
+    def particles():
+        with th.no_grad():
+            model.actor.particles(features, model.kernel_n_particles)
+
+    parts = dict(
+        critic_target_on_value_particles=critic_target,
+        critic_step=critic_step,
+        sampler_particles_forward=particles,
+        q_gradient_at_fixed_particles=q_gradient,
+        kernel_and_direction=kernel,
+        sampler_step_total=sampler_step,
+    )
+    out = {}
+    for name, fn in parts.items():
+        fn()
+        start = time.process_time()
+        for _ in range(reps):
+            fn()
+        out[name] = 1000 * (time.process_time() - start) / reps
+    return out
+
+
+def speed(out: Path, reps: int, grad_steps: int) -> dict:
+    from stable_baselines3 import SAC
+
+    from sb3_softopt import SQL
+
+    results = []
+    for net_arch, batch in SPEED_CONFIGS:
+        models = {}
+        for name, cls in (("sql", SQL), ("sac", SAC)):
+            # learning_starts above the collected steps: the buffer is filled, nothing trained.
+            models[name] = cls(
+                "MlpPolicy", "Pendulum-v1", seed=0, batch_size=batch, learning_starts=10_000,
+                policy_kwargs=dict(net_arch=net_arch),
+            ).learn(2000)
+        cpu = {name: [] for name in models}
+        for rep in range(reps):
+            for name in (["sql", "sac"] if rep % 2 == 0 else ["sac", "sql"]):
+                th.manual_seed(rep)
+                start = time.process_time()
+                models[name].train(gradient_steps=grad_steps, batch_size=batch)
+                cpu[name].append(time.process_time() - start)
+        ms = {name: 1000 * sum(v) / (reps * grad_steps) for name, v in cpu.items()}
+        row = dict(
+            net_arch=net_arch,
+            batch_size=batch,
+            ms_per_grad_step=ms,
+            ratio=ms["sql"] / ms["sac"],
+            ratio_median=statistics.median(a / b for a, b in zip(cpu["sql"], cpu["sac"])),
+            sql_parts_ms=_sql_parts(models["sql"], batch, 20),
+        )
+        results.append(row)
+        print(
+            f"net {net_arch} batch {batch}: SQL {ms['sql']:.2f} ms / SAC {ms['sac']:.2f} ms per gradient step "
+            f"= {row['ratio']:.2f}x (median {row['ratio_median']:.2f}); SQL parts (ms) "
+            + ", ".join(f"{k} {v:.2f}" for k, v in row["sql_parts_ms"].items()),
+            flush=True,
+        )
+    summary = dict(
+        env="Pendulum-v1",
+        reps=reps,
+        grad_steps_per_rep=grad_steps,
+        threads=th.get_num_threads(),
+        particles=dict(value=16, kernel=16, fixed=8, updated=8),
+        results=results,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sql_speed.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+# ----------------------------------------------------------------------------- pendulum
+def _pendulum_run(job: tuple[str, int, int, str]) -> list[dict]:
+    from stable_baselines3 import SAC
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.monitor import Monitor
+
+    import gymnasium as gym
+
+    from sb3_softopt import SQL
+
+    algo, seed, steps, out = job
+    th.set_num_threads(1)
+    path = Path(out) / f"sql_pendulum_{algo}_seed{seed}.csv"
+    if path.exists():
+        previous = pd.read_csv(path).to_dict("records")
+        if previous and int(previous[-1]["timesteps"]) == steps:
+            return previous
+    if algo == "sql":
+        entry = _zoo("Pendulum-v1", "sql")
+        model = SQL(entry.policy, "Pendulum-v1", seed=seed, **entry.kwargs)
+    else:
+        model = SAC("MlpPolicy", "Pendulum-v1", seed=seed, learning_rate=1e-3)  # rl-zoo3's entry
+    eval_env = Monitor(gym.make("Pendulum-v1"))
+    eval_env.reset(seed=10_000 + seed)
+    rows, done, start = [], 0, time.perf_counter()
+    for target in [steps // 4 * k for k in (1, 2, 3)] + [steps]:
+        model.learn(target - done, reset_num_timesteps=False)
+        done = target
+        train_s = time.perf_counter() - start
+        mean, std = evaluate_policy(model, eval_env, n_eval_episodes=10, deterministic=True)
+        rows.append(dict(algo=algo, seed=seed, timesteps=target, eval_return=mean, eval_std=std, train_seconds=train_s))
+        pd.DataFrame(rows).to_csv(path, index=False)
+        start += time.perf_counter() - start - train_s  # evaluation time is not training time
+    return rows
+
+
+def pendulum(out: Path, seeds: list[int], steps: int, workers: int) -> dict:
+    from tqdm import tqdm
+
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [(algo, s, steps, str(out)) for s in seeds for algo in ("sql", "sac")]
+    rows: list[dict] = []
+    with multiprocessing.get_context("spawn").Pool(max(1, workers)) as pool:
+        for run in tqdm(pool.imap_unordered(_pendulum_run, jobs), total=len(jobs), desc="pendulum runs"):
+            rows.extend(run)
+    frame = pd.DataFrame(rows).sort_values(["algo", "seed", "timesteps"])
+    frame.to_csv(out / "sql_pendulum.csv", index=False)
+    final = frame[frame.timesteps == steps]
+    summary = dict(
+        env="Pendulum-v1",
+        steps=steps,
+        seeds=seeds,
+        sql_entry={k: repr(v) for k, v in _zoo("Pendulum-v1", "sql").kwargs.items()},
+        sac="SB3 SAC, rl-zoo3 entry (learning_rate 1e-3, SB3 defaults otherwise)",
+        eval="mean of 10 deterministic episodes (evaluate_policy)",
+        final_returns={a: final[final.algo == a].eval_return.round(1).tolist() for a in ("sql", "sac")},
+        median_final_return={a: float(final[final.algo == a].eval_return.median()) for a in ("sql", "sac")},
+        train_seconds_median={a: float(final[final.algo == a].train_seconds.median()) for a in ("sql", "sac")},
+    )
+    (out / "sql_pendulum.json").write_text(json.dumps(summary, indent=2, default=str))
+    _plot_curves(out / "sql_pendulum.png", frame, "Pendulum-v1: SQL vs SB3 SAC", threshold=-200)
+    print(
+        f"pendulum ({len(seeds)} seeds, {steps} steps): median final return SQL {summary['median_final_return']['sql']:.1f} "
+        f"{summary['final_returns']['sql']}, SAC {summary['median_final_return']['sac']:.1f} {summary['final_returns']['sac']}"
+    )
+    return summary
+
+
+def _plot_curves(path: Path, frame: pd.DataFrame, title: str, threshold: float) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    for (algo, seed), run in frame.groupby(["algo", "seed"]):
+        ax.plot(run.timesteps, run.eval_return, "-" if algo == "sql" else "--", marker="o",
+                color="C0" if algo == "sql" else "C1", alpha=0.7, label=f"{algo}" if seed == frame.seed.min() else None)
+    ax.axhline(threshold, color="r", lw=0.8, ls=":", label=f"threshold {threshold}")
+    ax.set_xlabel("timesteps")
+    ax.set_ylabel("eval return (10 episodes)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("part", choices=["speed", "pendulum"])
+    parser.add_argument("--out", type=Path, default=Path("results/benchmarks/sql"))
+    parser.add_argument("--reps", type=int, default=6, help="speed: interleaved repetitions")
+    parser.add_argument("--grad-steps", type=int, default=50, help="speed: gradient steps per repetition")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--steps", type=int, default=None, help="budget per run (default: the zoo entry's)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="speed: torch threads")
+    args = parser.parse_args(argv)
+    th.set_num_threads(args.threads)
+    if args.part == "speed":
+        speed(args.out, args.reps, args.grad_steps)
+    else:
+        pendulum(args.out, args.seeds, args.steps or 20_000, args.workers)
+
+
+if __name__ == "__main__":
+    main()
