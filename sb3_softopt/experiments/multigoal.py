@@ -154,6 +154,7 @@ def run(
             ),
             mean_reach_fraction=float(sub.reach_fraction.mean()),
             goals_reached_per_seed=sub.n_goals_reached.tolist(),
+            largest_goal_share_per_seed=[max(c) / n_rollouts for c in sub.goal_counts],
             goal_counts_per_seed=sub.goal_counts.tolist(),
         )
     (out / "multigoal.json").write_text(json.dumps(summary, indent=2))

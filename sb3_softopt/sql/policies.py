@@ -1,7 +1,7 @@
 """Policies for :class:`sb3_softopt.SQL`: an amortised SVGD sampler beside SB3's continuous critic.
 
 The sampler ("actor", SB3's name) maps an observation and Gaussian noise to an action,
-``a = tanh(f_phi(s, xi))`` with ``xi ~ N(0, I_d)``; it has no density of its own and is trained so
+``a = tanh(f_phi(s, xi) + xi)`` with ``xi ~ N(0, I_d)``; it has no density of its own and is trained so
 that its samples follow ``pi(a|s) ∝ exp(Q(s, a) / alpha)``. The critic is SB3's
 :class:`~stable_baselines3.common.policies.ContinuousCritic` with one Q-network (and a target copy),
 built exactly as SAC builds its critics, so the two share ``net_arch``, features extractors,
@@ -58,8 +58,9 @@ def particle_q_values(critic: ContinuousCritic, obs: PyTorchObs, actions: th.Ten
 
 
 class SVGDActor(BasePolicy):
-    """Amortised sampler ``a = tanh(f_phi(s, xi))``, ``xi ~ N(0, I_d)``: an MLP over the observation
-    features concatenated with the noise (Haarnoja et al. 2017, section 3.2).
+    """Amortised sampler ``a = tanh(f_phi(s, xi) + xi)``, ``xi ~ N(0, I_d)``: an MLP over the
+    observation features concatenated with the noise (Haarnoja et al. 2017, section 3.2), plus the
+    noise itself (a skip connection, so that the untrained sampler covers the action box).
 
     :param observation_space: Observation space
     :param action_space: Action space (``Box``)
@@ -107,7 +108,7 @@ class SVGDActor(BasePolicy):
         return data
 
     def pre_tanh(self, obs: PyTorchObs, n_particles: int = 1, noise: th.Tensor | None = None) -> th.Tensor:
-        """Pre-tanh particles ``u = f_phi(s, xi)``, shape ``(B, K, d)``.
+        """Pre-tanh particles ``u = f_phi(s, xi) + xi``, shape ``(B, K, d)``.
 
         :param obs: a batch of ``B`` observations
         :param n_particles: ``K``, the number of noise draws per observation (ignored if ``noise`` is given)
@@ -125,8 +126,8 @@ class SVGDActor(BasePolicy):
         features = features.unsqueeze(1).expand(-1, noise.shape[1], -1)
         # The noise skips the network: at initialisation (small output weights) the sampler is
         # about tanh(N(0, I)), spread over the whole box, and SVGD contracts it towards the modes
-        # of Q. Without the skip it starts as a narrow, off-centre bump (std ~0.05), and SVGD
-        # cannot move mass into a mode the particles never visit.
+        # of Q. Without the skip it starts as a narrow, off-centre bump, and SVGD cannot move
+        # mass into a mode its particles never visit (docs/sql.md).
         return self.net(th.cat([features, noise], dim=-1)) + noise
 
     def sample(self, obs: PyTorchObs, n_particles: int = 1) -> th.Tensor:
