@@ -11,8 +11,8 @@ Usage (arguments after the command are rl-zoo3's own, unchanged)::
 Why a bridge is needed (rl-zoo3 2.9.2): ``--algo`` is validated against
 ``rl_zoo3.utils.ALGOS`` when the arguments are parsed, before ``--gym-packages`` are
 imported, so a plugin cannot add algorithms from the command line. This module adds
-``soft_dqn`` (:class:`sb3_softopt.SoftDQN`), ``entropy_ppo``
-(:class:`sb3_softopt.EntropyPPO`), ``sql`` (:class:`sb3_softopt.SQL`) and replaces ``sac`` with :class:`sb3_softopt.SAC`
+``soft_dqn`` (:class:`sb3_softopt.SoftDQN`), ``entropy_ppo`` (:class:`sb3_softopt.EntropyPPO`),
+``sql`` (:class:`sb3_softopt.SQL`) and replaces ``sac`` with :class:`sb3_softopt.SAC`
 (whose defaults learn exactly like SB3's), registers optuna samplers for them, imports
 ``sb3_softopt`` so that the lecture's environment ids resolve, and then calls rl-zoo3.
 

@@ -104,6 +104,9 @@ SAC_PRETRAIN_ENT_COEF = 1.0
 #: 1/5 does and the hallway gets faster (see docs/finetune.md).
 SAC_FINETUNE_ENT_COEF = "loglin_0.1_0.001"
 DDPG_NOISE_STD = 0.1
+#: SQL's temperatures: SAC's, so that the two max-ent arms differ only in the policy class.
+SQL_PRETRAIN_ENT_COEF = SAC_PRETRAIN_ENT_COEF
+SQL_FINETUNE_ENT_COEF = SAC_FINETUNE_ENT_COEF
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,7 +236,7 @@ def _new_model(algo: str, env, seed: int, budget: Budget, finetune: bool):
     if algo == "sql":
         from sb3_softopt import SQL
 
-        ent = SAC_FINETUNE_ENT_COEF if finetune else SAC_PRETRAIN_ENT_COEF
+        ent = SQL_FINETUNE_ENT_COEF if finetune else SQL_PRETRAIN_ENT_COEF
         return SQL("MlpPolicy", env, ent_coef=ent, policy_kwargs=dict(net_arch=NET_ARCH), **kwargs), None
     if algo == "ddpg":
         n = env.action_space.shape[0]
@@ -259,7 +262,7 @@ def _load_model(algo: str, path: Path, env, seed: int, budget: Budget):
     if algo == "sql":
         from sb3_softopt import SQL
 
-        model = SQL.load(path, env=env, device="cpu", custom_objects=dict(custom, ent_coef=SAC_FINETUNE_ENT_COEF))
+        model = SQL.load(path, env=env, device="cpu", custom_objects=dict(custom, ent_coef=SQL_FINETUNE_ENT_COEF))
         model.set_random_seed(seed)
         return model, None
     if algo == "ddpg":
@@ -476,6 +479,8 @@ def run(
         "sac_pretrain_ent_coef": SAC_PRETRAIN_ENT_COEF,
         "sac_finetune_ent_coef": SAC_FINETUNE_ENT_COEF,
         "ddpg_noise_std": DDPG_NOISE_STD,
+        "sql_pretrain_ent_coef": SQL_PRETRAIN_ENT_COEF,
+        "sql_finetune_ent_coef": SQL_FINETUNE_ENT_COEF,
     }
     cfg_path = out / "config.json"
     if cfg_path.exists():
