@@ -173,8 +173,10 @@ def test_predict_stochastic_and_deterministic():
 
 
 def test_learns_both_peaks_of_the_two_peak_bandit():
+    # 2x128 as in the zoo entry (2x64 critics sometimes settle on a flat Q, docs/sql.md); seeds
+    # 0-3 give 0.49-0.51 on the right and 0.62-0.64 near the peaks
     model = SQL("MlpPolicy", "TwoPeakBandit-v0", ent_coef=1.0, learning_rate=1e-3, learning_starts=200,
-                batch_size=128, policy_kwargs=dict(net_arch=[64, 64]), seed=0)
+                batch_size=128, policy_kwargs=dict(net_arch=[128, 128]), seed=0)
     model.learn(1500)
     x = 5 * model.predict(np.zeros((4000, 1), np.float32), deterministic=False)[0][:, 0]
     assert 0.3 < np.mean(x > 0) < 0.7  # both modes
