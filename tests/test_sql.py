@@ -136,18 +136,34 @@ def test_critic_target_uses_the_uniform_soft_value_and_bootstraps_unless_done():
 
 
 def test_sampler_gradient_follows_the_svgd_direction():
-    """One small Adam step on the surrogate moves the sampler's particles along phi (positive
-    inner product), in both SVGD spaces."""
+    """A small gradient step on the surrogate moves the updated particles (same noise) along the
+    SVGD direction computed independently from the same particles, in both SVGD spaces."""
     for space in ("pre_tanh", "action"):
         model = SQL("MlpPolicy", "TwoPeakBandit-v0", svgd_space=space, seed=0, **SMALL)
         obs = th.zeros(64, 1)
-        before = model.actor.sample(obs, 1).detach()
+        nf, nu = model.n_fixed_particles, model.n_updated_particles
         th.manual_seed(0)
         loss, h, spread = model.sampler_loss(obs, 1.0)
         assert h.shape == (64,) and (h >= 1e-3).all() and 0 < spread.item() < 1
+        # the same noise, drawn again in the loss's order (fixed particles first)
+        th.manual_seed(0)
+        noise_fixed, noise_updated = th.randn(64, nf, 1), th.randn(64, nu, 1)
+        to_space = (lambda u: u) if space == "pre_tanh" else th.tanh
+        with th.no_grad():
+            fixed = to_space(model.actor.pre_tanh(obs, noise=noise_fixed))
+            before = to_space(model.actor.pre_tanh(obs, noise=noise_updated))
+        x = fixed.clone().requires_grad_(True)
+        a = th.tanh(x) if space == "pre_tanh" else x
+        q = sb3_softopt.sql.policies.particle_q_values(model.critic, obs, a)
+        (grad,) = th.autograd.grad((q + th.log(1 - a**2 + 1e-6).sum(-1)).sum(), x)
+        phi, _ = svgd_direction(fixed, before, grad)
+        model.actor.optimizer.zero_grad()
         loss.backward()
-        grads = [p.grad.clone() for p in model.actor.parameters()]
-        assert all(th.isfinite(g).all() for g in grads) and sum(g.abs().sum() for g in grads) > 0
+        with th.no_grad():
+            for p in model.actor.parameters():
+                p -= 1e-3 * p.grad
+            after = to_space(model.actor.pre_tanh(obs, noise=noise_updated))
+        assert ((after - before) * phi).sum() > 0
 
 
 # ----------------------------------------------------------------------------- predict
