@@ -30,16 +30,24 @@ import json
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import logsumexp
 from tqdm import tqdm
 
 from sb3_softopt.envs.reaching import build_reaching_model
-from sb3_softopt.inference import TabularMDP, forward_messages, soft_value_iteration
+from sb3_softopt.inference import (
+    TabularMDP,
+    exact_inference,
+    forward_messages,
+    soft_value_iteration,
+    state_marginals,
+)
 
 
 def peak_rss_mb() -> float:
@@ -74,6 +82,83 @@ def dense_mce_occupancy(T_dense: np.ndarray, pi: np.ndarray, p0: np.ndarray, hor
         for a in range(A):
             D[t + 1] += (D[t] * pi[t, :, a]) @ T_dense[:, a, :]
     return D
+
+
+# ------------------------------------------------------------------- a user-built CSR model
+def build_user_gridworld(width: int, p_slip: float) -> tuple[sp.csr_matrix, np.ndarray]:
+    """What a user writes by hand: a ``W x W`` grid, 5 actions (stay, up, down, left, right; moves
+    into the border stay put), slip to a uniformly random action with probability ``p_slip``,
+    ``P`` built from COO triplets (int64 indices, duplicates summed), ``r(s, a)`` = minus the
+    normalised distance to the centre minus 0.1 per move. No start distribution (uniform)."""
+    S, A = width * width, 5
+    s = np.arange(S, dtype=np.int64)
+    x, y = s % width, s // width
+    moves = [(0, 0), (0, -1), (0, 1), (-1, 0), (1, 0)]
+    nxt = np.stack([np.clip(y + dy, 0, width - 1) * width + np.clip(x + dx, 0, width - 1) for dx, dy in moves], 1)
+    if p_slip == 0.0:
+        P = sp.csr_matrix((np.ones(S * A), (np.arange(S * A), nxt.ravel())), shape=(S * A, S))
+    else:
+        w = np.full((A, A), p_slip / A) + (1.0 - p_slip) * np.eye(A)  # w[a, k]: executed k when a is chosen
+        rows = np.repeat(np.arange(S * A), A)
+        cols = np.broadcast_to(nxt[:, None, :], (S, A, A)).ravel()
+        data = np.broadcast_to(w, (S, A, A)).ravel()
+        P = sp.coo_matrix((data, (rows, cols)), shape=(S * A, S)).tocsr()
+    c = width // 2
+    r = -(np.abs(x - c) + np.abs(y - c))[:, None] / width - 0.1 * (np.arange(A) > 0)
+    return P, r
+
+
+def scipy_backward(P: sp.csr_matrix, R: np.ndarray, horizon: int, alpha: float = 1.0) -> np.ndarray:
+    """The plain-scipy soft VI a user would write: ``Q = R + P V``, ``V = alpha logsumexp(Q / alpha)``."""
+    S, A = R.shape
+    V = np.zeros((horizon + 1, S))
+    for t in range(horizon - 1, -1, -1):
+        Q = R + (P @ V[t + 1]).reshape(S, A)
+        V[t] = alpha * logsumexp(Q / alpha, axis=1)
+    return V
+
+
+#: Each documented path of the toolkit, end to end on the user-built model (one fresh process each,
+#: so that the peak RSS is that path's own).
+PATHS = {
+    "scipy backward alone (baseline)": "V = scipy_backward(P, R, T)",
+    "forward_messages(mdp, sol)": "sol = soft_value_iteration(mdp, 1.0); d = forward_messages(mdp, sol)",
+    "forward_messages(mdp, sol.policy) (README)": "sol = soft_value_iteration(mdp, 1.0); d = forward_messages(mdp, sol.policy)",
+    "sol.q[t] and sol.policy[t] for every t": "sol = soft_value_iteration(mdp, 1.0); d = [(q.max(), p.max()) for q, p in zip(sol.q, sol.policy)]",
+    "sol.policy.to_numpy(float32) + forward_messages": "sol = soft_value_iteration(mdp, 1.0); pi = sol.policy.to_numpy(np.float32); d = forward_messages(mdp, pi)",
+    "exact_inference + forward_messages": "sol = exact_inference(mdp, 1.0); d = forward_messages(mdp, sol)",
+    "state_marginals(method='exact')": "d = state_marginals(mdp, 1.0)",
+    "state_marginals(method='variational')": "d = state_marginals(mdp, 1.0, method='variational')",
+}
+
+
+def run_path(name: str, width: int, horizon: int, p_slip: float) -> dict:
+    """One path in this process: build the model, then time the path's code (wall and CPU)."""
+    P, R = build_user_gridworld(width, p_slip)
+    mdp = TabularMDP(P, R, None, horizon)
+    rss0 = peak_rss_mb()
+    env = {"np": np, "P": mdp.P, "R": R, "T": horizon, "mdp": mdp, **globals()}
+    t0, c0 = time.perf_counter(), time.process_time()
+    exec(PATHS[name], env)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"path": name, "seconds": wall, "cpu_seconds": cpu, "peak_rss_mb": peak_rss_mb(), "rss_after_model_mb": rss0}
+
+
+def bench_user_csr(width: int, horizon: int, p_slip: float) -> dict:
+    rows = []
+    for name in tqdm(PATHS, desc=f"user-built CSR {width}x{width} p_slip={p_slip}"):
+        cmd = [sys.executable, __file__, "--path", name, "--width", str(width), "--horizon", str(horizon),
+               "--p-slip", str(p_slip)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    base = rows[0]["seconds"]
+    for r in rows:
+        r["ratio_to_scipy_backward"] = r["seconds"] / base
+        tqdm.write(f"  {r['path']:<48} {r['seconds']:7.2f} s ({r['ratio_to_scipy_backward']:.2f}x scipy backward), "
+                   f"peak {r['peak_rss_mb'] / 1024:.2f} GB")
+    P, _ = build_user_gridworld(width, p_slip)
+    return {"grid": f"{width}x{width}", "n_states": width * width, "n_actions": 5, "nnz": int(P.nnz),
+            "horizon": horizon, "alpha": 1.0, "p_slip": p_slip, "paths": rows}
 
 
 # ------------------------------------------------------------------------------- benchmarks
@@ -162,7 +247,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--dense-width", type=int, default=50)
     parser.add_argument("--reps", type=int, default=None)
     parser.add_argument("--slip-scale", action="store_true", help="also run the scale grid with p_slip=0.2")
+    parser.add_argument("--user-slip", type=float, nargs="*", default=[0.0, 0.2],
+                        help="p_slip values of the user-built CSR case (none: skip it)")
+    parser.add_argument("--path", help=argparse.SUPPRESS)  # internal: run one documented path
+    parser.add_argument("--p-slip", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.path:
+        print(json.dumps(run_path(args.path, args.width, args.horizon, args.p_slip)))
+        return {}
     width = args.width or (300 if args.quick else 1000)
     reps = args.reps or (2 if args.quick else 5)
     out = Path(args.out)
@@ -187,6 +279,10 @@ def main(argv: list[str] | None = None) -> dict:
             f"|dpi| {r['max_abs_diff_policy']:.2e}, |dD| {r['max_abs_diff_occupancy']:.2e}",
             flush=True,
         )
+    results["user_csr"] = []
+    for p_slip in args.user_slip:
+        print(f"[user CSR] {width}x{width} grid, p_slip={p_slip}, horizon {args.horizon} ...", flush=True)
+        results["user_csr"].append(bench_user_csr(width, args.horizon, p_slip))
     if args.slip_scale:
         print(f"[scale] {width}x{width} grid with p_slip=0.2 ...", flush=True)
         results["scale_slip"] = bench_scale(width, args.horizon, 0.2)

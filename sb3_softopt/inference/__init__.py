@@ -17,6 +17,7 @@ from sb3_softopt.inference.messages import (
     forward_backward,
     forward_messages,
     marginal_entropy,
+    occupancy_measure,
     state_marginals,
 )
 from sb3_softopt.inference.solvers import (
@@ -27,6 +28,7 @@ from sb3_softopt.inference.solvers import (
     exact_inference,
     soft_value_iteration,
 )
+from sb3_softopt.inference.steps import StepArray
 
 __all__ = [
     "MDP_HORIZON",
@@ -34,6 +36,7 @@ __all__ = [
     "ForwardBackward",
     "InvalidMDPError",
     "SoftSolution",
+    "StepArray",
     "TabularMDP",
     "entropy",
     "evaluate_policy",
@@ -41,6 +44,7 @@ __all__ = [
     "forward_backward",
     "forward_messages",
     "marginal_entropy",
+    "occupancy_measure",
     "soft_value_iteration",
     "state_marginals",
 ]

@@ -2,7 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import torch
+
+#: Below this many elements numpy's exp is cheaper than handing the array to torch.
+_TORCH_EXP_MIN = 1 << 14
+
+
+def _inplace(a: np.ndarray, torch_fn: Any, np_fn: np.ufunc) -> np.ndarray:
+    if a.size >= _TORCH_EXP_MIN and a.dtype in (np.float64, np.float32) and a.flags.writeable and a.flags.c_contiguous:
+        t = torch.from_numpy(a)
+        torch_fn(t, out=t)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np_fn(a, out=a)
+    return a
+
+
+def exp_inplace(a: np.ndarray) -> np.ndarray:
+    """``np.exp(a, out=a)``, through torch's vectorised kernel for large float arrays.
+
+    numpy's float64 ``exp`` and ``log`` have SIMD code only for AVX-512; on AVX2 machines torch's
+    (SLEEF, 1 ulp) are 3-4x faster, and they are most of the cost of every backward and forward step."""
+    return _inplace(a, torch.exp, np.exp)
+
+
+def log_inplace(a: np.ndarray) -> np.ndarray:
+    """``np.log(a, out=a)`` (``log 0 = -inf`` without a warning), through torch for large arrays."""
+    return _inplace(a, torch.log, np.log)
 
 
 def segment_logsumexp(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
@@ -24,7 +53,7 @@ def segment_logsumexp(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
     m = np.maximum.reduceat(values, starts)
     m[~np.isfinite(m)] = 0.0  # all -inf segment: exp(-inf - 0) = 0, log 0 = -inf below
     shifted = values - np.repeat(m, counts if all_nonempty else counts[nonempty])
-    np.exp(shifted, out=shifted)
+    exp_inplace(shifted)
     sums = np.add.reduceat(shifted, starts)
     with np.errstate(divide="ignore"):
         res = m + np.log(sums)
@@ -61,12 +90,13 @@ def _lse(z: np.ndarray, probs: bool, overwrite: bool = False) -> tuple[np.ndarra
         e -= m[..., None]
     else:
         e = z - m[..., None]
-    np.exp(e, out=e)
+    exp_inplace(e)
     total = _reduce_last(e, np.add)
     with np.errstate(divide="ignore", invalid="ignore"):
-        lse = m + np.log(total)
         if probs:
             e /= total[..., None]
+    lse = log_inplace(total)
+    lse += m
     return lse, (e if probs else None)
 
 

@@ -6,6 +6,7 @@ the cost of one backward or forward step is ``O(nnz)`` whether the model was giv
 
 from __future__ import annotations
 
+import copy
 import math
 from numbers import Integral, Real
 from typing import Any
@@ -101,6 +102,8 @@ class TabularMDP:
         self.horizon = _check_horizon(horizon)
 
         row_counts = np.diff(P.indptr)
+        #: Every (s, a) has a single successor (then the exact backup is a gather, not a log-sum-exp).
+        self.deterministic = bool(np.all(row_counts == 1))
         self._rows_nz = np.repeat(np.arange(n_states * n_actions, dtype=np.int64), row_counts)
         self.r_sa, self.r_nz = self._validate_rewards(rewards)
 
@@ -127,6 +130,7 @@ class TabularMDP:
         self._log_p_nz: np.ndarray | None = None
         self._csc_perm: tuple[np.ndarray, np.ndarray] | None = None
         self._PT: sp.csr_matrix | None = None
+        self._tilted: tuple[float, sp.csr_matrix, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ validation
     @staticmethod
@@ -309,6 +313,23 @@ class TabularMDP:
             transitions = base.transition_matrix
         return cls(transitions, base.reward_matrix, **args)
 
+    def with_rewards(self, rewards: Any) -> TabularMDP:
+        """
+        The same model with other rewards (any form the constructor accepts), sharing the validated
+        transitions and their cached transposes: ``O(S*A)`` for ``(S, A)`` rewards, where building a
+        new model re-validates every transition (what inverse RL needs once per iteration).
+        """
+        new = copy.copy(self)
+        new.r_sa, new.r_nz = new._validate_rewards(rewards)
+        new._tilted = None
+        if self.terminal_states is not None:
+            new.r_sa[self.terminal_states] = 0.0
+            if new.r_nz is not None:
+                A = self.n_actions
+                rows = (np.flatnonzero(self.terminal_states)[:, None] * A + np.arange(A)).ravel()
+                new.r_nz[np.isin(self._rows_nz, rows)] = 0.0
+        return new
+
     # ------------------------------------------------------------------ accessors
     @property
     def nnz(self) -> int:
@@ -338,6 +359,22 @@ class TabularMDP:
         if self._PT is None:
             self._PT = self.P.T.tocsr()
         return self._PT
+
+    def tilted_transitions(self, alpha: float) -> tuple[sp.csr_matrix, np.ndarray]:
+        """
+        ``(B, m)`` for transition rewards: ``B[(s,a), s'] = p(s'|s,a) exp((r(s,a,s') - m(s,a)) / alpha)``
+        with ``m(s,a)`` the largest reward of the row, so ``B <= P`` never overflows (built once per alpha).
+        """
+        if self._tilted is None or self._tilted[0] != alpha:
+            assert self.r_nz is not None
+            counts = np.diff(self.P.indptr)
+            m = np.full(self.P.shape[0], 0.0)
+            nonempty = counts > 0
+            m[nonempty] = np.maximum.reduceat(self.r_nz, self.P.indptr[:-1][nonempty])
+            data = self.P.data * np.exp((self.r_nz - np.repeat(m, counts)) / alpha)
+            B = sp.csr_matrix((data, self.P.indices, self.P.indptr), shape=self.P.shape)
+            self._tilted = (alpha, B, m)
+        return self._tilted[1], self._tilted[2]
 
     def row_block(self, states: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | slice]:
         """

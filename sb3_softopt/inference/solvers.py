@@ -27,8 +27,9 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from sb3_softopt.inference._ops import segment_logsumexp, soft_max_actions, soft_max_policy, soft_value
+from sb3_softopt.inference._ops import exp_inplace, log_inplace, segment_logsumexp, soft_max_actions, soft_max_policy, soft_value
 from sb3_softopt.inference.mdp import InvalidMDPError, TabularMDP, _check_horizon, check_alpha, check_gamma
+from sb3_softopt.inference.steps import StepArray
 
 __all__ = [
     "MDP_HORIZON",
@@ -102,16 +103,70 @@ def backup(
             pv *= gamma
         q = pv.reshape(n, A)
         q += r_sa
+    elif states is None:
+        q = _exact_backup_all(mdp, v_next, alpha, gamma)
     else:
-        cols = mdp.P.indices[nz]
-        if mdp.r_nz is None:
-            vals = mdp.log_p_nz[nz] + (gamma / alpha) * v_next[cols]
-            q = r_sa + alpha * segment_logsumexp(vals, indptr).reshape(n, A)
-        else:
-            vals = mdp.log_p_nz[nz] + (mdp.r_nz[nz] + gamma * v_next[cols]) / alpha
-            q = alpha * segment_logsumexp(vals, indptr).reshape(n, A)
+        q = _exact_backup_rows(mdp, v_next, alpha, gamma, indptr, nz, r_sa)
     if mdp.log_prior is not None:
         q += alpha * (mdp.log_prior if states is None else mdp.log_prior[states])
+    return q
+
+
+def _exact_backup_rows(
+    mdp: TabularMDP, v_next: np.ndarray, alpha: float, gamma: float, indptr: np.ndarray, nz: Any, r_sa: np.ndarray
+) -> np.ndarray:
+    """The exact backup of some rows, one log-sum-exp per row over its non-zeros (``O(nnz)`` exps)."""
+    cols = mdp.P.indices[nz]
+    n = len(indptr) - 1
+    if mdp.r_nz is None:
+        vals = mdp.log_p_nz[nz] + (gamma / alpha) * v_next[cols]
+        return r_sa + alpha * segment_logsumexp(vals, indptr).reshape(-1, mdp.n_actions)
+    vals = mdp.log_p_nz[nz] + (mdp.r_nz[nz] + gamma * v_next[cols]) / alpha
+    return alpha * segment_logsumexp(vals, indptr).reshape(n // mdp.n_actions, mdp.n_actions)
+
+
+#: A row whose shifted expectation ``sum p exp(...)`` falls below this (e^-575) may have lost terms to
+#: underflow (float64 stops at e^-745): it is recomputed exactly by :func:`_exact_backup_rows`.
+_UNDERFLOW = 1e-250
+
+
+def _exact_backup_all(mdp: TabularMDP, v_next: np.ndarray, alpha: float, gamma: float) -> np.ndarray:
+    """
+    ``alpha log E_{s'} exp((r + gamma V')/alpha)`` for every row with one exp per *state* and one
+    sparse mat-vec: ``E exp(gamma V'/alpha) = exp(M) * P @ exp(gamma V'/alpha - M)`` with ``M`` the
+    largest value. Rows where that product underflows are redone row by row (exact in all cases).
+    """
+    S, A = mdp.n_states, mdp.n_actions
+    if mdp.deterministic:
+        # One successor per row, with probability 1: the log-sum-exp of one term is the term, and
+        # P @ v is that gather (faster than indexing with int32 indices, which numpy widens first).
+        q = mdp.P @ v_next
+        q *= gamma
+        q += mdp.r_sa.ravel() if mdp.r_nz is None else mdp.r_nz
+        return q.reshape(S, A)
+    z = (gamma / alpha) * v_next
+    finite = np.isfinite(z)
+    m = float(z.max()) if finite.all() else (float(z[finite].max()) if finite.any() else 0.0)
+    z -= m
+    w = exp_inplace(z)
+    if mdp.r_nz is None:
+        y = mdp.P @ w
+        shift: Any = m
+    else:
+        B, m_row = mdp.tilted_transitions(alpha)
+        y = B @ w
+        shift = m + m_row / alpha
+    bad = np.flatnonzero(y < _UNDERFLOW)
+    lq = log_inplace(y)
+    lq += shift
+    lq *= alpha
+    q = lq.reshape(S, A)
+    if mdp.r_nz is None:
+        q += mdp.r_sa
+    if bad.size:
+        states = np.unique(bad // A)
+        indptr, nz = mdp.row_block(states)
+        q[states] = _exact_backup_rows(mdp, v_next, alpha, gamma, indptr, nz, mdp.r_sa[states])
     return q
 
 
@@ -122,9 +177,11 @@ class SoftSolution:
 
     Finite horizon ``T``: ``v`` is ``(T, S)`` and ``q``/``policy``/``log_policy`` are ``(T, S, A)``
     (index ``t`` = decision ``t``, ``v_terminal`` = ``V_T``). Infinite horizon (``horizon=None``):
-    ``(S,)`` and ``(S, A)``. ``q``, ``policy`` and ``log_policy`` are computed from ``v`` on first
-    access when the backward pass did not keep them (large models); ``q_at(t)``/``policy_at(t)``
-    give one step without materialising ``(T, S, A)``.
+    ``(S,)`` and ``(S, A)``. When the backward pass did not keep Q (``T*S*A > 2**24`` unless
+    ``keep_q=True``), ``q``, ``policy`` and ``log_policy`` are :class:`StepArray` s: each step is
+    one backup of the stored ``v`` when indexed, forward passes consume them step by step, and
+    ``np.asarray(sol.policy)`` or ``sol.policy.to_numpy(np.float32)`` materialises them.
+    ``q_at(t)``/``policy_at(t, states)`` give one step (or a few rows of it).
     """
 
     v: np.ndarray
@@ -151,62 +208,72 @@ class SoftSolution:
         elif t is None or not (0 <= int(t) < self.horizon):
             raise ValueError(f"t must be an integer in [0, {self.horizon - 1}], got {t!r}")
 
-    def q_at(self, t: int | None = None) -> np.ndarray:
-        """``Q_t`` (S, A); ``t=None`` for an infinite-horizon solution."""
+    def q_at(self, t: int | None = None, states: np.ndarray | None = None) -> np.ndarray:
+        """``Q_t`` (S, A), or its rows ``states``; ``t=None`` for an infinite-horizon solution."""
         self._check_t(t)
         if self._q is not None:
-            return self._q if t is None else self._q[t]
+            q = self._q if t is None else self._q[t]
+            return q if states is None else q[states]
         v_next = self.v if t is None else self._v_next(int(t))
-        return backup(self.mdp, v_next, self.alpha, self.gamma, self.method)
+        return backup(self.mdp, v_next, self.alpha, self.gamma, self.method, states)
 
-    def log_policy_at(self, t: int | None = None) -> np.ndarray:
-        """``log pi_t(a|s)`` (S, A)."""
+    def _minus_v(self, q: np.ndarray, t: int, states: np.ndarray | None) -> np.ndarray:
+        # V_t = alpha logsumexp(Q_t / alpha) is stored: log pi = (Q_t - V_t) / alpha needs no second
+        # reduction over the actions. In place on the fresh backup ``q``.
+        q -= (self.v[t] if states is None else self.v[t][states])[:, None]
+        if self.alpha != 1.0:
+            q /= self.alpha
+        return q
+
+    def log_policy_at(self, t: int | None = None, states: np.ndarray | None = None) -> np.ndarray:
+        """``log pi_t(a|s)`` (S, A), or its rows ``states``."""
+        self._check_t(t)
         if self._log_policy is not None:
-            self._check_t(t)
-            return self._log_policy if t is None else self._log_policy[t]
-        return soft_max_actions(self.q_at(t), self.alpha)[1]
+            lp = self._log_policy if t is None else self._log_policy[t]
+            return lp if states is None else lp[states]
+        if self.horizon is None:
+            return soft_max_actions(self.q_at(None, states), self.alpha)[1]
+        return self._minus_v(self.q_at(t, states), int(t), states)  # type: ignore[arg-type]
 
     def policy_at(self, t: int | None = None, states: np.ndarray | None = None) -> np.ndarray:
         """``pi_t(a|s)`` (S, A), or the rows of ``states`` only (cheap for a few states of a large model)."""
-        if self._log_policy is not None:
-            pi = np.exp(self.log_policy_at(t))
-            return pi if states is None else pi[states]
         self._check_t(t)
+        if self._log_policy is not None:
+            lp = self._log_policy if t is None else self._log_policy[t]
+            return np.exp(lp if states is None else lp[states])
         if self.horizon is None:
-            q = backup(self.mdp, self.v, self.alpha, self.gamma, self.method, states)
-            return soft_max_policy(q, self.alpha)
-        # V_t = alpha logsumexp(Q_t / alpha) is stored, so pi = exp((Q_t - V_t) / alpha) needs no
-        # second reduction over the actions.
-        t = int(t)  # type: ignore[arg-type]
-        q = backup(self.mdp, self._v_next(t), self.alpha, self.gamma, self.method, states)
-        v = self.v[t] if states is None else self.v[t][states]
-        q -= v[:, None]
-        if self.alpha != 1.0:
-            q /= self.alpha
-        return np.exp(q, out=q)
+            return soft_max_policy(self.q_at(None, states), self.alpha)
+        q = self._minus_v(self.q_at(t, states), int(t), states)  # type: ignore[arg-type]
+        return exp_inplace(q)
 
     # -- full arrays ----------------------------------------------------------------------------
     @property
-    def q(self) -> np.ndarray:
-        """Soft Q-values, (T, S, A) or (S, A)."""
-        if self._q is None:
-            if self.horizon is None:
-                self._q = self.q_at(None)
-            else:
-                self._q = np.stack([self.q_at(t) for t in range(self.horizon)])
-        return self._q
+    def keeps_q(self) -> bool:
+        """Whether ``q``/``log_policy``/``policy`` are stored arrays (else computed step by step)."""
+        return self._q is not None
+
+    def _full(self, name: str, stored: np.ndarray | None, fn: Any) -> np.ndarray | StepArray:
+        if stored is not None:
+            return stored
+        assert self.horizon is not None  # infinite-horizon solutions always keep Q
+        return StepArray(fn, (self.horizon, self.mdp.n_states, self.mdp.n_actions), name)
 
     @property
-    def log_policy(self) -> np.ndarray:
-        """``log pi(a|s)``, same shape as ``q``."""
-        if self._log_policy is None:
-            self._log_policy = soft_max_actions(self.q, self.alpha)[1]
-        return self._log_policy
+    def q(self) -> np.ndarray | StepArray:
+        """Soft Q-values, (T, S, A) or (S, A); a :class:`StepArray` when the pass did not keep Q."""
+        return self._full("q", self._q, self.q_at)
 
     @property
-    def policy(self) -> np.ndarray:
-        """``pi(a|s) = exp((Q - V) / alpha)``, same shape as ``q``."""
-        return np.exp(self.log_policy)
+    def log_policy(self) -> np.ndarray | StepArray:
+        """``log pi(a|s)``, same shape as ``q`` (a :class:`StepArray` when ``q`` is one)."""
+        return self._full("log_policy", self._log_policy, self.log_policy_at)
+
+    @property
+    def policy(self) -> np.ndarray | StepArray:
+        """``pi(a|s) = exp((Q - V) / alpha)``, same shape as ``q`` (a :class:`StepArray` when ``q`` is one)."""
+        if self._log_policy is not None:
+            return np.exp(self._log_policy)
+        return self._full("policy", None, self.policy_at)
 
     @property
     def initial_value(self) -> float:
@@ -356,29 +423,66 @@ def _policy_steps(policy: Any, mdp: TabularMDP, T: int | None) -> tuple[Any, int
         if T is not None and T != policy.horizon:
             raise InvalidMDPError(f"horizon={T} does not match the solution's horizon {policy.horizon}")
         return policy.policy_at, policy.horizon
-    arr = np.asarray(policy, dtype=np.float64)
+    if isinstance(policy, StepArray):
+        if policy.name != "policy":
+            raise InvalidMDPError(
+                f"got a solution's {policy.name}, not a policy: pass the solution itself or its .policy"
+            )
+        if policy.shape[1:] != (S, A):
+            raise InvalidMDPError(f"the policy has shape {policy.shape}, the model needs (T, {S}, {A})")
+        if T is not None and T != policy.shape[0]:
+            raise InvalidMDPError(f"horizon={T} does not match the policy's first axis {policy.shape[0]}")
+        return policy.step, policy.shape[0]
+    arr = np.asarray(policy)
+    if not np.issubdtype(arr.dtype, np.floating):
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"policy must be a numeric array, got dtype {arr.dtype}") from exc
+    # float32 (or any float) arrays stay as given: a float64 copy of a (T, S, A) policy of a large
+    # model would double its memory; each step is converted when it is used.
     if arr.ndim == 2:
         if arr.shape != (S, A):
             raise InvalidMDPError(f"a stationary policy must have shape (S, A) = {(S, A)}, got {arr.shape}")
         _check_policy_values(arr)
-        return (lambda t, states=None: arr if states is None else arr[states]), T
+        pi = np.asarray(arr, dtype=np.float64)
+        return (lambda t, states=None: pi if states is None else pi[states]), T
     if arr.ndim == 3:
         if arr.shape[1:] != (S, A):
             raise InvalidMDPError(f"a time-varying policy must have shape (T, S, A) = (T, {S}, {A}), got {arr.shape}")
         if T is not None and T != arr.shape[0]:
             raise InvalidMDPError(f"horizon={T} does not match the policy's first axis {arr.shape[0]}")
         _check_policy_values(arr)
-        return (lambda t, states=None: arr[t] if states is None else arr[t][states]), arr.shape[0]
+
+        def step(t: int, states: np.ndarray | None = None) -> np.ndarray:
+            return np.asarray(arr[t] if states is None else arr[t][states], dtype=np.float64)
+
+        return step, arr.shape[0]
     raise InvalidMDPError(f"policy must have shape (S, A) or (T, S, A), got {arr.shape}")
 
 
 def _check_policy_values(arr: np.ndarray) -> None:
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise InvalidMDPError("policy must contain finite, non-negative probabilities")
-    sums = arr.sum(axis=-1)
-    if np.any(np.abs(sums - 1.0) > 1e-6):
-        idx = np.unravel_index(int(np.argmax(np.abs(sums - 1.0))), sums.shape)
-        raise InvalidMDPError(f"policy rows must sum to 1; the row at index {tuple(int(i) for i in idx)} sums to {sums[idx]!r}")
+    """Finite, non-negative rows summing to 1; one step at a time (no temporaries of ``arr``'s size)."""
+    steps = arr if arr.ndim == 3 else arr[None]
+    ones = np.ones(arr.shape[-1], dtype=arr.dtype)
+    for t, p in enumerate(steps):
+        if not p.min() >= 0:  # NaN fails this comparison too
+            raise InvalidMDPError("policy must contain finite, non-negative probabilities")
+        err = np.abs(p @ ones - 1.0)  # +inf entries give an infinite error
+        if not np.all(err <= 1e-6):
+            s = int(np.argmax(np.where(np.isnan(err), np.inf, err)))
+            idx = (t, s) if arr.ndim == 3 else (s,)
+            total = float(p[s].sum())
+            if not np.isfinite(total):
+                raise InvalidMDPError("policy must contain finite, non-negative probabilities")
+            raise InvalidMDPError(f"policy rows must sum to 1; the row at index {idx} sums to {total!r}")
+
+
+def policy_transitions(mdp: TabularMDP, pi: np.ndarray) -> sp.csr_matrix:
+    """``P_pi(s, s') = sum_a pi(a|s) p(s'|s,a)`` as a sparse ``(S, S)`` matrix, for a stationary ``pi`` (S, A)."""
+    S, A = mdp.n_states, mdp.n_actions
+    Pi = sp.csr_matrix((np.ravel(pi), np.arange(S * A), np.arange(0, S * A + 1, A)), shape=(S, S * A))
+    return (Pi @ mdp.P).tocsr()
 
 
 def evaluate_policy(
@@ -420,10 +524,7 @@ def evaluate_policy(
             raise InvalidMDPError("infinite-horizon policy evaluation needs gamma < 1")
         pi = step(None)
         r_pi = (pi * reward_pi(pi)).sum(axis=1)
-        rows = np.repeat(np.arange(S), A)
-        Pi = sp.csr_matrix((pi.ravel(), (rows, np.arange(S * A))), shape=(S, S * A))
-        P_pi = (Pi @ mdp.P).tocsc()
-        return spla.spsolve(sp.identity(S, format="csc") - gamma * P_pi, r_pi)
+        return spla.spsolve(sp.identity(S, format="csc") - gamma * policy_transitions(mdp, pi).tocsc(), r_pi)
     out = np.empty((T + 1, S))
     out[T] = mdp.terminal_reward
     for t in range(T - 1, -1, -1):
