@@ -41,7 +41,7 @@ from scipy.special import logsumexp
 from tqdm import tqdm
 
 from sb3_softopt.envs.reaching import build_reaching_model
-from sb3_softopt.inference import (
+from sb3_softopt.inference import (  # noqa: F401  (the PATHS snippets use them)
     TabularMDP,
     exact_inference,
     forward_messages,

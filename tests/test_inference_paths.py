@@ -21,7 +21,7 @@ from sb3_softopt.inference import (
     soft_value_iteration,
     state_marginals,
 )
-from sb3_softopt.inference.solvers import _exact_backup_all, _exact_backup_rows
+from sb3_softopt.inference.backup import _exact_backup_all, _exact_backup_rows
 from tests.test_inference import random_mdp
 
 

@@ -11,6 +11,7 @@ See ``docs/inference.md`` for the user guide.
 """
 
 from sb3_softopt.inference._ops import entropy
+from sb3_softopt.inference.evaluation import evaluate_policy
 from sb3_softopt.inference.mdp import InvalidMDPError, TabularMDP
 from sb3_softopt.inference.messages import (
     ForwardBackward,
@@ -24,7 +25,6 @@ from sb3_softopt.inference.solvers import (
     MDP_HORIZON,
     ConvergenceWarning,
     SoftSolution,
-    evaluate_policy,
     exact_inference,
     soft_value_iteration,
 )

@@ -33,14 +33,13 @@ import scipy.sparse.linalg as spla
 
 from sb3_softopt.inference._ops import entropy, exp_inplace, log_inplace, logsumexp_rows, segment_logsumexp
 from sb3_softopt.inference.mdp import InvalidMDPError, TabularMDP, _check_distribution, check_alpha, check_gamma
+from sb3_softopt.inference.backup import _UNDERFLOW
+from sb3_softopt.inference.evaluation import _policy_steps, policy_transitions
 from sb3_softopt.inference.solvers import (
     MDP_HORIZON,
-    _UNDERFLOW,
     SoftSolution,
     _check_mdp,
-    _policy_steps,
     exact_inference,
-    policy_transitions,
     resolve_horizon,
     soft_value_iteration,
     solution_horizon,
