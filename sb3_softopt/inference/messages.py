@@ -300,7 +300,9 @@ def _log_forward_step(
     out = log_inplace(y)
     out += m
     if low.size:
-        reached = (mdp.PT[low] @ finite.astype(np.float64)) > 0  # some predecessor has mass
+        # Columns with no predecessor of non-zero mass are exact zeros, not underflow (a mat-vec is
+        # cheaper than slicing the rows of PT when most columns are still unreached).
+        reached = (mdp.PT @ finite.astype(np.float64))[low] > 0
         cols = low[reached]
         if cols.size:
             perm, col_indptr = mdp.column_order()
