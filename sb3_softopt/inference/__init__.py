@@ -11,6 +11,14 @@ See ``docs/inference.md`` for the user guide.
 """
 
 from sb3_softopt.inference._ops import entropy
+from sb3_softopt.inference.demos import (
+    ExpertOccupancy,
+    Trajectory,
+    expert_occupancy,
+    rollout_trajectories,
+    sample_trajectories,
+)
+from sb3_softopt.inference.irl import IRLResult, maxent_irl
 from sb3_softopt.inference.evaluation import evaluate_policy
 from sb3_softopt.inference.mdp import InvalidMDPError, TabularMDP
 from sb3_softopt.inference.messages import (
@@ -33,18 +41,25 @@ from sb3_softopt.inference.steps import StepArray
 __all__ = [
     "MDP_HORIZON",
     "ConvergenceWarning",
+    "ExpertOccupancy",
     "ForwardBackward",
+    "IRLResult",
     "InvalidMDPError",
     "SoftSolution",
     "StepArray",
     "TabularMDP",
+    "Trajectory",
     "entropy",
     "evaluate_policy",
     "exact_inference",
+    "expert_occupancy",
     "forward_backward",
     "forward_messages",
     "marginal_entropy",
+    "maxent_irl",
     "occupancy_measure",
+    "rollout_trajectories",
+    "sample_trajectories",
     "soft_value_iteration",
     "state_marginals",
 ]

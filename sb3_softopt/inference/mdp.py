@@ -313,15 +313,24 @@ class TabularMDP:
             transitions = base.transition_matrix
         return cls(transitions, base.reward_matrix, **args)
 
-    def with_rewards(self, rewards: Any) -> TabularMDP:
+    def with_rewards(self, rewards: Any, terminal_reward: Any = None) -> TabularMDP:
         """
         The same model with other rewards (any form the constructor accepts), sharing the validated
         transitions and their cached transposes: ``O(S*A)`` for ``(S, A)`` rewards, where building a
         new model re-validates every transition (what inverse RL needs once per iteration).
+
+        :param terminal_reward: a new ``(S,)`` terminal reward; default: keep this model's.
         """
         new = copy.copy(self)
         new.r_sa, new.r_nz = new._validate_rewards(rewards)
         new._tilted = None
+        if terminal_reward is not None:
+            tr = _as_float_array("terminal_reward", terminal_reward)
+            if tr.shape != (self.n_states,) or not np.all(np.isfinite(tr)):
+                raise InvalidMDPError(f"terminal_reward must be a finite array of shape ({self.n_states},), got {tr.shape}")
+            new.terminal_reward = tr.copy()
+            if self.terminal_states is not None:
+                new.terminal_reward[self.terminal_states] = 0.0
         if self.terminal_states is not None:
             new.r_sa[self.terminal_states] = 0.0
             if new.r_nz is not None:
