@@ -60,8 +60,16 @@ from sb3_softopt.inference import (  # noqa: F401  (the PATHS snippets use them)
 
 
 def peak_rss_mb() -> float:
-    # Linux reports ru_maxrss in KiB.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident memory of this process (MiB): Linux's ``VmHWM``, which, unlike ``ru_maxrss``,
+    does not inherit the parent's peak across fork + exec (the paths run in child processes)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 # ---------------------------------------------------------------------------- dense reference

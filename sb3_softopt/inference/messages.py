@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.special import logsumexp
 
-from sb3_softopt.inference._ops import entropy, exp_inplace, log_inplace, logsumexp_rows, segment_logsumexp
+from sb3_softopt.inference._ops import entropy, exp_inplace, log_inplace, segment_logsumexp
 from sb3_softopt.inference.mdp import InvalidMDPError, TabularMDP, _check_distribution, check_alpha, check_gamma
 from sb3_softopt.inference.backup import _UNDERFLOW
 from sb3_softopt.inference.evaluation import _policy_steps, policy_transitions
@@ -279,7 +280,7 @@ def _joint_to_marginals(log_fwd: np.ndarray, sol: SoftSolution, log: bool) -> np
     for t, row in enumerate(log_fwd):
         row += (sol.v[t] if t < T else sol.v_terminal) / sol.alpha  # type: ignore[operator, index]
         if log:
-            row -= logsumexp_rows(row[None])[0]
+            row -= logsumexp(row)
     return log_fwd if log else _normalise_rows(log_fwd)
 
 
@@ -351,7 +352,7 @@ def forward_backward(
     for t in range(T):
         u = log_fwd[t][:, None] + row_term
         log_fwd[t + 1] = _log_forward_step(mdp, u.ravel(), PT_w, alpha, m_row)
-    log_z = logsumexp_rows((log_fwd[0] + sol.v[0] / alpha)[None])[0]
+    log_z = logsumexp(log_fwd[0] + sol.v[0] / alpha)
     return ForwardBackward(log_fwd, float(log_z), sol)
 
 
