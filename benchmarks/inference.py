@@ -51,6 +51,7 @@ from tqdm import tqdm
 from sb3_softopt.envs.reaching import build_reaching_model
 from sb3_softopt.inference import (  # noqa: F401  (the PATHS snippets use them)
     TabularMDP,
+    evaluate_policy,
     exact_inference,
     forward_messages,
     occupancy_measure,
@@ -168,6 +169,26 @@ def run_path(name: str, width: int, horizon: int, p_slip: float) -> dict:
     return {"path": name, "seconds": wall, "cpu_seconds": cpu, "peak_rss_mb": peak_rss_mb(), "rss_before_timed_mb": rss0}
 
 
+def bench_infinite(width: int, p_slip: float, gamma: float) -> dict:
+    """The discounted infinite-horizon paths on the user-built model: soft VI to convergence, the
+    occupancy measure and the evaluation of its policy (one linear solve each)."""
+    P, R = build_user_gridworld(width, p_slip)
+    mdp = TabularMDP(P, R, None, None)
+    t = time.perf_counter()
+    sol = soft_value_iteration(mdp, 1.0, gamma, horizon=None, tol=1e-8)
+    t_vi = time.perf_counter() - t
+    t = time.perf_counter()
+    rho = occupancy_measure(mdp, sol, gamma=gamma)
+    t_occ = time.perf_counter() - t
+    t = time.perf_counter()
+    v = evaluate_policy(mdp, sol, alpha=1.0, gamma=gamma)
+    t_eval = time.perf_counter() - t
+    return {"grid": f"{width}x{width}", "p_slip": p_slip, "gamma": gamma, "n_iter": sol.n_iter,
+            "seconds_soft_value_iteration": t_vi, "seconds_occupancy_measure": t_occ,
+            "seconds_evaluate_policy": t_eval, "occupancy_mass_error": abs(float(rho.sum()) - 1 / (1 - gamma)),
+            "max_abs_diff_policy_value_vs_V": float(np.max(np.abs(v - sol.v))), "peak_rss_mb": peak_rss_mb()}
+
+
 def bench_user_csr(width: int, horizon: int, p_slip: float) -> dict:
     rows = []
     for name in tqdm(PATHS, desc=f"user-built CSR {width}x{width} p_slip={p_slip}"):
@@ -273,12 +294,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--slip-scale", action="store_true", help="also run the scale grid with p_slip=0.2")
     parser.add_argument("--user-slip", type=float, nargs="*", default=[0.0, 0.2],
                         help="p_slip values of the user-built CSR case (none: skip it)")
+    parser.add_argument("--infinite", action="store_true",
+                        help="only the discounted infinite-horizon paths on the user-built grid (p_slip=0.2, gamma=0.95)")
     parser.add_argument("--path", help=argparse.SUPPRESS)  # internal: run one documented path
     parser.add_argument("--p-slip", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.path:
         print(json.dumps(run_path(args.path, args.width, args.horizon, args.p_slip)))
         return {}
+    if args.infinite:
+        r = bench_infinite(args.width or (300 if args.quick else 1000), 0.2, 0.95)
+        print(json.dumps(r, indent=2))
+        return r
     width = args.width or (300 if args.quick else 1000)
     reps = args.reps or (2 if args.quick else 5)
     out = Path(args.out)

@@ -217,3 +217,17 @@ def test_with_rewards_equals_a_new_model(rng, transition_rewards):
     np.testing.assert_allclose(exact_inference(mdp, 0.5).v, exact_inference(TabularMDP(P, R, p0, 4, terminal_states=term), 0.5).v)
     with pytest.raises(InvalidMDPError, match="rewards"):
         mdp.with_rewards(np.zeros((5, 2)))
+
+
+def test_iterative_discounted_solve_equals_the_exact_one(rng, monkeypatch):
+    """Large infinite-horizon models use BiCGSTAB (checked) instead of a sparse LU: same answers."""
+    import sb3_softopt.inference.evaluation as evaluation
+
+    mdp = grid_mdp(40, None)
+    sol = soft_value_iteration(mdp, 1.0, 0.95, horizon=None)
+    exact_rho, exact_v = occupancy_measure(mdp, sol, gamma=0.95), evaluate_policy(mdp, sol, alpha=1.0, gamma=0.95)
+    monkeypatch.setattr(evaluation, "ITERATIVE_MIN_STATES", 1)
+    rho, v = occupancy_measure(mdp, sol, gamma=0.95), evaluate_policy(mdp, sol, alpha=1.0, gamma=0.95)
+    np.testing.assert_allclose(rho, exact_rho, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(v, exact_v, rtol=1e-9)
+    np.testing.assert_allclose(v, sol.v, rtol=1e-8)  # the soft-optimal policy's soft value is V itself

@@ -29,13 +29,12 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 from scipy.special import logsumexp
 
 from sb3_softopt.inference._ops import entropy, exp_inplace, log_inplace, segment_logsumexp
 from sb3_softopt.inference.mdp import InvalidMDPError, TabularMDP, _check_distribution, check_alpha, check_gamma
 from sb3_softopt.inference.backup import _UNDERFLOW
-from sb3_softopt.inference.evaluation import _policy_steps, policy_transitions
+from sb3_softopt.inference.evaluation import _policy_steps, policy_transitions, solve_discounted
 from sb3_softopt.inference.solvers import (
     MDP_HORIZON,
     SoftSolution,
@@ -151,7 +150,8 @@ def occupancy_measure(
 
     Finite horizon: ``t = 0..T-1``, accumulated during the forward pass of :func:`forward_messages`
     (``O(T * nnz)``, no ``(T, S, A)`` array). Infinite horizon (a stationary ``(S, A)`` policy or an
-    infinite-horizon solution, ``gamma < 1``): ``d = (I - gamma P_pi^T)^{-1} p_0``, one sparse solve.
+    infinite-horizon solution, ``gamma < 1``): ``d = (I - gamma P_pi^T)^{-1} p_0``, one sparse solve
+    (BiCGSTAB from 50,000 states on, see :func:`~sb3_softopt.inference.evaluation.solve_discounted`).
 
     :param policy: as for :func:`forward_messages`.
     :param gamma: discount in (0, 1].
@@ -168,8 +168,7 @@ def occupancy_measure(
         if gamma >= 1.0:
             raise InvalidMDPError("an infinite-horizon occupancy measure needs gamma < 1 (or a finite horizon)")
         pi = step(None)
-        M = sp.identity(mdp.n_states, format="csc") - gamma * policy_transitions(mdp, pi).T.tocsc()
-        return spla.spsolve(M, d0)[:, None] * pi
+        return solve_discounted(policy_transitions(mdp, pi).T.tocsr(), gamma, d0)[:, None] * pi
     rho = np.zeros((mdp.n_states, mdp.n_actions))
     out = np.empty((T + 1, mdp.n_states))
     out[0] = d0

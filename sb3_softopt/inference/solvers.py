@@ -242,7 +242,7 @@ def _solve(
     n_iter = 0
     for n_iter in range(1, int(max_iter) + 1):
         q = backup(mdp, v, alpha, gamma, method)
-        v_new, log_pi = soft_max_actions(q, alpha)
+        v_new = soft_value(q, alpha, overwrite=True)  # the policy is only needed at the end
         delta = float(np.max(np.abs(v_new - v)))
         v = v_new
         # Relative stopping rule: with rewards of 1e4 an absolute 1e-10 is below float64 resolution.
