@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from pathlib import Path
@@ -313,7 +314,11 @@ def test_rollout_trajectories_of_an_sb3_model():
 
     env = gym.make("ReachingGridworld-v0", width=5, height=3, horizon=8, p_slip=0.2)
     model = SoftDQN("MlpPolicy", env, seed=0)
+    before = (random.getstate(), np.random.get_state()[1].copy(), torch.random.get_rng_state().clone())
     trajs = rollout_trajectories(model, env, 4, seed=7)
+    after = (random.getstate(), np.random.get_state()[1], torch.random.get_rng_state())
+    # Seeding the rollouts leaves the global generators as they were (library code does not own them).
+    assert before[0] == after[0] and np.array_equal(before[1], after[1]) and torch.equal(before[2], after[2])
     assert len(trajs) == 4
     for tr in trajs:
         assert tr.states.shape == (9,) and tr.actions.shape == (8,)

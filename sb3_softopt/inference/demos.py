@@ -22,11 +22,14 @@ exact gradient:
 
 from __future__ import annotations
 
+import copy
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
+import torch
 
 from sb3_softopt.inference.evaluation import _policy_steps
 from sb3_softopt.inference.mdp import (
@@ -244,7 +247,8 @@ def rollout_trajectories(
     :param n_episodes: number of episodes, >= 1.
     :param deterministic: passed to ``predict``.
     :param seed: seeds the first ``env.reset``, the global python/numpy/torch generators (SB3's
-        ``set_random_seed``; stochastic ``predict`` draws from them) and ``model.action_space``.
+        ``set_random_seed``; stochastic ``predict`` draws from them) and ``model.action_space`` for
+        the rollouts; their states are restored afterwards.
     :return: one :class:`Trajectory` per episode, ``states`` with the final state (``L + 1`` entries).
     """
     from gymnasium import spaces
@@ -257,12 +261,29 @@ def rollout_trajectories(
         raise ValueError(f"n_episodes must be a positive integer, got {n_episodes!r}")
     if not callable(getattr(model, "predict", None)):
         raise TypeError(f"model must have SB3's predict(obs, deterministic=...), got {type(model).__name__}")
-    if seed is not None:
-        set_random_seed(seed)
-        if hasattr(getattr(model, "action_space", None), "seed"):
-            model.action_space.seed(seed)
+    if seed is None:
+        return _rollouts(model, env, int(n_episodes), deterministic, None)
+    # Seeded: the global generators stochastic predict() draws from are seeded for the rollouts and
+    # restored afterwards (library code does not own them).
+    py_state, np_state = random.getstate(), np.random.get_state()
+    space = getattr(model, "action_space", None)
+    space_state = copy.deepcopy(space.np_random.bit_generator.state) if hasattr(space, "np_random") else None
+    with torch.random.fork_rng(devices=[]):
+        try:
+            set_random_seed(seed)
+            if space_state is not None:
+                space.seed(seed)  # type: ignore[union-attr]
+            return _rollouts(model, env, int(n_episodes), deterministic, seed)
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+            if space_state is not None:
+                space.np_random.bit_generator.state = space_state  # type: ignore[union-attr]
+
+
+def _rollouts(model: Any, env: Any, n_episodes: int, deterministic: bool, seed: int | None) -> list[Trajectory]:
     trajs = []
-    for i in range(int(n_episodes)):
+    for i in range(n_episodes):
         obs, _ = env.reset(seed=seed if i == 0 else None)
         states, actions, state, start, done = [int(obs)], [], None, np.ones(1, dtype=bool), False
         while not done:
