@@ -18,8 +18,8 @@ from sb3_softopt.inference.demos import (
     rollout_trajectories,
     sample_trajectories,
 )
-from sb3_softopt.inference.irl import IRLResult, maxent_irl
 from sb3_softopt.inference.evaluation import evaluate_policy
+from sb3_softopt.inference.irl import IRLResult, maxent_irl
 from sb3_softopt.inference.mdp import InvalidMDPError, TabularMDP
 from sb3_softopt.inference.messages import (
     ForwardBackward,

@@ -23,8 +23,8 @@ Time indices are 0-based: ``T`` decisions at ``t = 0..T-1``, ``s_T`` is the stat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,9 +32,9 @@ import scipy.sparse as sp
 from scipy.special import logsumexp
 
 from sb3_softopt.inference._ops import entropy, exp_inplace, log_inplace, segment_logsumexp
-from sb3_softopt.inference.mdp import InvalidMDPError, TabularMDP, _check_distribution, check_alpha, check_gamma
 from sb3_softopt.inference.backup import _UNDERFLOW
 from sb3_softopt.inference.evaluation import _policy_steps, policy_transitions, solve_discounted
+from sb3_softopt.inference.mdp import InvalidMDPError, TabularMDP, _check_distribution, check_alpha, check_gamma
 from sb3_softopt.inference.solvers import (
     MDP_HORIZON,
     SoftSolution,
