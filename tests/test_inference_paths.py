@@ -66,6 +66,8 @@ def test_step_array_indexing_matches_the_kept_arrays(rng, solver):
             arr[5]
     with pytest.raises(AttributeError, match=r"np.asarray\(x\)"):
         lazy.policy.sum()
+    with pytest.raises(TypeError, match="read-only"):
+        np.exp(kept.policy, out=lazy.policy)
 
 
 def test_step_array_is_consumed_one_step_at_a_time(rng):

@@ -54,12 +54,11 @@ def _exact_backup_rows(
 ) -> np.ndarray:
     """The exact backup of some rows, one log-sum-exp per row over its non-zeros (``O(nnz)`` exps)."""
     cols = mdp.P.indices[nz]
-    n = len(indptr) - 1
     if mdp.r_nz is None:
         vals = mdp.log_p_nz[nz] + (gamma / alpha) * v_next[cols]
         return r_sa + alpha * segment_logsumexp(vals, indptr).reshape(-1, mdp.n_actions)
     vals = mdp.log_p_nz[nz] + (mdp.r_nz[nz] + gamma * v_next[cols]) / alpha
-    return alpha * segment_logsumexp(vals, indptr).reshape(n // mdp.n_actions, mdp.n_actions)
+    return alpha * segment_logsumexp(vals, indptr).reshape(-1, mdp.n_actions)
 
 
 #: A row whose shifted expectation ``sum p exp(...)`` falls below this (e^-575) may have lost terms to

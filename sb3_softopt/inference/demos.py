@@ -37,6 +37,7 @@ from sb3_softopt.inference.mdp import (
     InvalidMDPError,
     TabularMDP,
     check_gamma,
+    check_positive_int,
 )
 from sb3_softopt.inference.solvers import (
     MDP_HORIZON,
@@ -257,8 +258,7 @@ def rollout_trajectories(
     for name in ("observation_space", "action_space"):
         if not isinstance(getattr(env, name, None), spaces.Discrete):
             raise TypeError(f"env.{name} must be gymnasium.spaces.Discrete, got {getattr(env, name, None)!r}")
-    if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) or n_episodes < 1:
-        raise ValueError(f"n_episodes must be a positive integer, got {n_episodes!r}")
+    n_episodes = check_positive_int("n_episodes", n_episodes)
     if not callable(getattr(model, "predict", None)):
         raise TypeError(f"model must have SB3's predict(obs, deterministic=...), got {type(model).__name__}")
     if seed is None:
@@ -318,8 +318,7 @@ def sample_trajectories(
     :return: :class:`Trajectory` s with ``T + 1`` states and ``T`` actions.
     """
     mdp = _check_mdp(mdp)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = check_positive_int("n", n)
     T = solution_horizon(mdp, policy, horizon)
     step, T_policy = _policy_steps(policy, mdp, T)
     T = T if T is not None else T_policy

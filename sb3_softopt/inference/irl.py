@@ -59,6 +59,7 @@ from sb3_softopt.inference.mdp import (
     _as_float_array,
     check_alpha,
     check_gamma,
+    check_positive_int,
 )
 from sb3_softopt.inference.messages import occupancy_measure
 from sb3_softopt.inference.solvers import (
@@ -179,8 +180,7 @@ def maxent_irl(
     lr = _check_number("lr", lr, positive=True)
     linf_eps = _check_number("linf_eps", linf_eps)
     grad_l2_eps = _check_number("grad_l2_eps", grad_l2_eps)
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise InvalidMDPError(f"max_iter must be a positive integer, got {max_iter!r}")
+    max_iter = check_positive_int("max_iter", max_iter)
 
     if reward_model is None:
         theta = torch.nn.Parameter(torch.from_numpy(_check_init("theta_init", theta_init, phi.shape[-1])))

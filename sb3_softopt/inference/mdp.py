@@ -425,6 +425,13 @@ class TabularMDP:
         return f"TabularMDP(S={self.n_states}, A={self.n_actions}, nnz={self.nnz}, horizon={h}, rewards={kind})"
 
 
+def check_positive_int(name: str, value: Any) -> int:
+    """Validate a count (an iteration cap, a number of samples): an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, (Integral, np.integer)) or value < 1:
+        raise InvalidMDPError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def check_alpha(alpha: Any) -> float:
     """Validate a temperature: a finite real number > 0."""
     if isinstance(alpha, bool) or not isinstance(alpha, (Real, np.floating, np.integer)):

@@ -27,7 +27,7 @@ import numpy as np
 
 from sb3_softopt.inference._ops import exp_inplace, soft_max_actions, soft_max_policy, soft_value
 from sb3_softopt.inference.backup import backup
-from sb3_softopt.inference.mdp import InvalidMDPError, TabularMDP, _check_horizon, check_alpha, check_gamma
+from sb3_softopt.inference.mdp import InvalidMDPError, TabularMDP, _check_horizon, check_alpha, check_gamma, check_positive_int
 from sb3_softopt.inference.steps import StepArray
 
 __all__ = [
@@ -235,8 +235,7 @@ def _solve(
 
     if not (np.isfinite(tol) and tol > 0):
         raise InvalidMDPError(f"tol must be a finite number > 0, got {tol!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise InvalidMDPError(f"max_iter must be a positive integer, got {max_iter!r}")
+    max_iter = check_positive_int("max_iter", max_iter)
     v = np.zeros(S)
     converged = False
     n_iter = 0

@@ -74,26 +74,22 @@ class StepArray(NDArrayOperatorsMixin):
             return self.to_numpy()[key]
         head, rest = key[0], key[1:]
         steps = np.arange(self.shape[0])[head]  # numpy's bounds checks and negative indices
-        if isinstance(head, (int, np.integer)):
-            new_head: Any = 0
-        elif isinstance(head, slice):
-            new_head = slice(None)
-        else:
-            new_head = np.arange(steps.size).reshape(steps.shape)
-        if isinstance(new_head, int):
-            t = int(steps)
-            if rest and isinstance(rest[0], (int, np.integer)):
-                s = np.atleast_1d(np.arange(self.shape[1])[rest[0]])
-                return self._fn(t, s)[(0, *rest[1:])]
-            out = self._fn(t)
-            return out[rest] if rest else out
-        flat = np.atleast_1d(steps).ravel()
-        if rest and isinstance(rest[0], (int, np.integer)) and isinstance(new_head, slice):
-            # x[t0:t1, s, ...]: compute the row of state s only.
+        one = self._fn
+        if rest and isinstance(rest[0], (int, np.integer)) and (np.ndim(steps) == 0 or isinstance(head, slice)):
+            # x[t, s, ...] or x[t0:t1, s, ...]: compute the row of state s only. (With an index
+            # array on t, numpy would broadcast it against s: left to the general path.)
             s = np.atleast_1d(np.arange(self.shape[1])[rest[0]])
-            sub = np.stack([self._fn(int(t), s)[0] for t in flat])
-            return sub[(new_head, *rest[1:])]
-        sub = np.stack([self._fn(int(t)) for t in flat]) if flat.size else np.empty((0, *self.shape[1:]))
+            rest = (0, *rest[1:])
+
+            def one(t: int) -> np.ndarray:
+                return self._fn(t, s)
+
+        if np.ndim(steps) == 0:
+            out = one(int(steps))
+            return out[rest] if rest else out
+        sub = np.stack([one(int(t)) for t in steps.ravel()]) if steps.size else np.empty((0, *self.shape[1:]))
+        # Index the stacked steps as x would be: a slice stays basic indexing, an index array keeps its shape.
+        new_head = slice(None) if isinstance(head, slice) else np.arange(steps.size).reshape(steps.shape)
         return sub[(new_head, *rest)]
 
     def to_numpy(self, dtype: Any = np.float64, out: np.ndarray | None = None) -> np.ndarray:
@@ -115,9 +111,9 @@ class StepArray(NDArrayOperatorsMixin):
         return self.to_numpy(np.float64 if dtype is None else dtype)
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if any(isinstance(x, StepArray) for x in kwargs.get("out", ())):
+            raise TypeError(f"a StepArray ({self.name}) is read-only: it cannot be a ufunc's out=")
         inputs = tuple(np.asarray(x) if isinstance(x, StepArray) else x for x in inputs)
-        if "out" in kwargs:
-            kwargs["out"] = tuple(np.asarray(x) if isinstance(x, StepArray) else x for x in kwargs["out"])
         return getattr(ufunc, method)(*inputs, **kwargs)
 
     def __getattr__(self, attr: str) -> Any:
