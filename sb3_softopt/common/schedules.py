@@ -23,7 +23,10 @@ round-trip them and their ``repr`` is readable in logs.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable, Union
+
+import numpy as np
 
 ScheduleLike = Union[float, int, str, Callable[[float], float]]
 
@@ -170,9 +173,9 @@ def make_schedule(value: ScheduleLike, name: str = "schedule") -> Schedule:
     """
     if isinstance(value, Schedule):
         return value
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         raise ScheduleError(f"{name} must be a number, a schedule string or a callable, got a bool")
-    if isinstance(value, (int, float)):
+    if isinstance(value, numbers.Real):  # Python and numpy scalars (optuna and numpy code produce the latter)
         if not math.isfinite(float(value)):
             raise ScheduleError(f"{name} must be finite, got {value}")
         return ConstantSchedule(float(value))

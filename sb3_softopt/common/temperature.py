@@ -18,6 +18,7 @@ from typing import Optional
 
 import torch as th
 
+from sb3_softopt.common.checks import FLOAT32_MAX, FLOAT32_TINY
 from sb3_softopt.common.schedules import (
     Schedule,
     ScheduleError,
@@ -59,14 +60,21 @@ def parse_temperature(value: ScheduleLike, name: str = "ent_coef", allow_zero: b
                 init = float(text[len("auto_") :])
             except ValueError:
                 raise ScheduleError(f"{name}={value!r}: cannot read the initial value after 'auto_'") from None
-        if not init > 0:
-            raise ValueError(f"{name}={value!r}: the initial temperature must be > 0")
+        # log(alpha) is learned in float32: inf, 1e400 (= inf) or 1e-50 (= 0) would make it +-inf.
+        if not FLOAT32_TINY <= init <= FLOAT32_MAX:
+            raise ValueError(
+                f"{name}={value!r}: the initial temperature must be in [{FLOAT32_TINY:.3g}, {FLOAT32_MAX:.3g}] "
+                "(a positive, finite float32)"
+            )
         return TemperatureConfig(auto=True, init_value=init)
     schedule = make_schedule(value, name=name)
     if allow_zero:
         check_schedule_range(schedule, name, non_negative=True)
     else:
         check_schedule_range(schedule, name, positive=True)
+    for p in (1.0, 0.5, 0.0):
+        if schedule(p) > FLOAT32_MAX:
+            raise ValueError(f"{name} must be <= {FLOAT32_MAX:.3g} (a finite float32), got {schedule(p)} at progress_remaining={p}")
     return TemperatureConfig(auto=False, init_value=schedule(1.0), schedule=schedule)
 
 

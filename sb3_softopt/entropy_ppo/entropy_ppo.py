@@ -31,6 +31,15 @@ from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.vec_env import VecEnv
 
+from sb3_softopt.common.checkpoint import CheckpointLoadMixin
+from sb3_softopt.common.checks import (
+    NonFiniteError,
+    check_discount,
+    check_finite_rollout,
+    check_target_entropy,
+    grad_check_hook,
+    python_scalar,
+)
 from sb3_softopt.common.schedules import ScheduleLike, check_schedule_range, make_schedule
 from sb3_softopt.common.temperature import parse_target_entropy, parse_temperature
 from sb3_softopt.entropy_ppo.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
@@ -65,7 +74,7 @@ def default_target_entropy(action_space: spaces.Space) -> float:
     raise TypeError(f"no default target entropy for action space {action_space}")
 
 
-class EntropyPPO(PPO):
+class EntropyPPO(CheckpointLoadMixin, PPO):
     """Proximal Policy Optimization on soft returns (maximum-entropy RL).
 
     Same constructor as SB3's :class:`~stable_baselines3.PPO` plus the temperature of the soft
@@ -131,6 +140,9 @@ class EntropyPPO(PPO):
         _init_setup_model: bool = True,
     ):
         # Fail on bad temperatures before an environment is built.
+        soft_ent_coef, target_entropy = python_scalar(soft_ent_coef), python_scalar(target_entropy)
+        soft_ent_coef_lr = python_scalar(soft_ent_coef_lr)
+        gamma = check_discount(gamma)
         parse_temperature(soft_ent_coef, name="soft_ent_coef", allow_zero=True)
         if not (isinstance(target_entropy, str) and target_entropy.strip().lower() == "auto"):
             parse_target_entropy(target_entropy, auto_value=0.0)
@@ -176,13 +188,17 @@ class EntropyPPO(PPO):
             self._setup_model()
 
     def _setup_model(self) -> None:
-        super()._setup_model()
         # Also runs on ``load`` (with the attributes restored from the archive), so the parsed
         # forms are rebuilt from the raw arguments and the torch state is loaded afterwards.
-        self._temperature = parse_temperature(self.soft_ent_coef, name="soft_ent_coef", allow_zero=True)
         self.target_entropy_schedule = parse_target_entropy(
             self.target_entropy, auto_value=default_target_entropy(self.action_space)
         )
+        check_target_entropy(self.target_entropy_schedule, self.action_space)
+        super()._setup_model()
+        # PPO's loop is SB3's: its loss is out of reach, so non-finite gradients are refused
+        # before the optimiser moves the parameters.
+        self.policy.optimizer.register_step_pre_hook(grad_check_hook("EntropyPPO", lambda: self._n_updates))
+        self._temperature = parse_temperature(self.soft_ent_coef, name="soft_ent_coef", allow_zero=True)
         self.soft_ent_coef_lr_schedule = make_schedule(self.soft_ent_coef_lr, name="soft_ent_coef_lr")
         if self._temperature.auto:
             init = self._temperature.init_value
@@ -216,17 +232,32 @@ class EntropyPPO(PPO):
         compute = getattr(rollout_buffer, _COMPUTE)
 
         def soft_compute_returns_and_advantage(last_values: th.Tensor, dones: np.ndarray) -> None:
+            self._check_finite_rollout(rollout_buffer)
             self._apply_soft_rewards(rollout_buffer)
             compute(last_values=last_values, dones=dones)
 
         setattr(rollout_buffer, _COMPUTE, soft_compute_returns_and_advantage)
         try:
             return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
+        except ValueError as exc:
+            # A non-finite observation makes the next action's distribution fail inside torch
+            # ("Expected parameter logits ..."); name the observation instead.
+            try:
+                self._check_finite_rollout(rollout_buffer)
+            except NonFiniteError as nonfinite:
+                raise nonfinite from exc
+            raise
         finally:
             if own is None:
                 delattr(rollout_buffer, _COMPUTE)
             else:
                 setattr(rollout_buffer, _COMPUTE, own)
+
+    def _check_finite_rollout(self, rollout_buffer: RolloutBuffer) -> None:
+        n_filled = rollout_buffer.buffer_size if rollout_buffer.full else rollout_buffer.pos
+        check_finite_rollout(
+            "EntropyPPO", rollout_buffer.rewards, rollout_buffer.observations, n_filled, self._last_obs, self.num_timesteps
+        )
 
     def _rollout_entropies(self, rollout_buffer: RolloutBuffer) -> np.ndarray:
         """Analytic entropy ``H(pi(.|s_t))`` of every stored observation, shape (n_steps, n_envs)."""
@@ -282,6 +313,20 @@ class EntropyPPO(PPO):
             self.soft_ent_coef_optimizer.step()
             self.logger.record("train/target_entropy", target)
             self.logger.record("train/soft_ent_coef_loss", float(loss.detach().sum()))
+
+    def train(self) -> None:
+        super().train()
+        # PPO's losses are local to SB3's loop, which logs their means. An infinite loss can leave
+        # the parameters finite (the clipped gradient norm is inf, the update zero) while nothing
+        # is learned; the optimiser hook has already stopped the NaN case.
+        for key in ("train/loss", "train/policy_gradient_loss", "train/value_loss", "train/entropy_loss"):
+            value = self.logger.name_to_value.get(key)
+            if value is not None and not math.isfinite(value):
+                raise NonFiniteError(
+                    f"EntropyPPO: {key} is {value} in the update at timestep {self.num_timesteps}; the rollout's "
+                    "rewards and observations were finite, so the losses overflowed: scale the rewards down "
+                    "(e.g. VecNormalize) or lower learning_rate"
+                )
 
     def learn(
         self: SelfEntropyPPO,

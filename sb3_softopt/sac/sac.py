@@ -40,18 +40,21 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3 import SAC as SB3SAC
+from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.type_aliases import GymEnv
 from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
+from sb3_softopt.common.checkpoint import CheckpointLoadMixin
+from sb3_softopt.common.checks import check_discount, check_finite_loss, check_finite_transition
 from sb3_softopt.common.schedules import ConstantSchedule, Schedule
 from sb3_softopt.common.temperature import parse_target_entropy, parse_temperature
 
 __all__ = ["SAC"]
 
 
-class SAC(SB3SAC):
+class SAC(CheckpointLoadMixin, SB3SAC):
     """Soft Actor-Critic (Haarnoja et al. 2018) with entropy logging and schedules.
 
     The constructor is SB3's (:class:`stable_baselines3.SAC`); every parameter keeps its
@@ -98,6 +101,7 @@ class SAC(SB3SAC):
             self.target_entropy = self.target_entropy.item()
         if isinstance(self.ent_coef, np.generic):
             self.ent_coef = self.ent_coef.item()
+        self.gamma = check_discount(self.gamma)
         target_schedule = parse_target_entropy(self.target_entropy, auto_target, name="target_entropy")
         temperature = parse_temperature(self.ent_coef, name="ent_coef")
 
@@ -118,6 +122,18 @@ class SAC(SB3SAC):
         self.ent_coef_schedule = None if temperature.auto else temperature.schedule
         if isinstance(self.ent_coef_schedule, ConstantSchedule):
             self.ent_coef_schedule = None  # nothing to update; ``ent_coef_tensor`` is SB3's constant
+
+    def _store_transition(
+        self,
+        replay_buffer: ReplayBuffer,
+        buffer_action: np.ndarray,
+        new_obs: np.ndarray | dict[str, np.ndarray],
+        reward: np.ndarray,
+        dones: np.ndarray,
+        infos: list[dict[str, Any]],
+    ) -> None:
+        check_finite_transition("SAC", reward, new_obs, dones, infos, self.num_timesteps)
+        super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)
 
     def _excluded_save_params(self) -> list[str]:
         # Derived from ``target_entropy`` / ``ent_coef`` again in ``_setup_model`` on load.
@@ -163,6 +179,7 @@ class SAC(SB3SAC):
                 ent_coef = th.exp(self.log_ent_coef.detach())
                 ent_coef_loss = -(self.log_ent_coef * (log_prob + target_entropy).detach()).mean()  # softopt: scheduled
                 ent_coef_losses.append(ent_coef_loss.item())
+                check_finite_loss("SAC", "ent_coef_loss", ent_coef_losses[-1], self._n_updates + gradient_step)  # softopt
             else:
                 ent_coef = self.ent_coef_tensor
 
@@ -186,6 +203,7 @@ class SAC(SB3SAC):
             critic_loss = 0.5 * sum(F.mse_loss(current_q, target_q_values) for current_q in current_q_values)
             assert isinstance(critic_loss, th.Tensor)
             critic_losses.append(critic_loss.item())
+            check_finite_loss("SAC", "critic_loss", critic_losses[-1], self._n_updates + gradient_step)  # softopt
 
             self.critic.optimizer.zero_grad()
             critic_loss.backward()
@@ -195,6 +213,7 @@ class SAC(SB3SAC):
             min_qf_pi, _ = th.min(q_values_pi, dim=1, keepdim=True)
             actor_loss = (ent_coef * log_prob - min_qf_pi).mean()
             actor_losses.append(actor_loss.item())
+            check_finite_loss("SAC", "actor_loss", actor_losses[-1], self._n_updates + gradient_step)  # softopt
 
             self.actor.optimizer.zero_grad()
             actor_loss.backward()

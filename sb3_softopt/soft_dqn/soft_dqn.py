@@ -26,6 +26,15 @@ from stable_baselines3.common.type_aliases import Schedule as SB3Schedule
 from stable_baselines3.dqn.dqn import DQN
 from torch.nn import functional as F
 
+from sb3_softopt.common.checkpoint import CheckpointLoadMixin
+from sb3_softopt.common.checks import (
+    check_discount,
+    check_finite_loss,
+    check_finite_transition,
+    check_target_entropy,
+    is_real,
+    python_scalar,
+)
 from sb3_softopt.common.schedules import ScheduleLike
 from sb3_softopt.common.temperature import (
     ScalarAdam,
@@ -51,8 +60,13 @@ DEFAULT_TOTAL_TIMESTEPS = 100_000
 #: ``target_entropy="auto"`` means this fraction of the maximum entropy ``log |A|``.
 DEFAULT_TARGET_ENTROPY_RATIO = 0.3
 
+_SPACE_HINT = (
+    "for MultiDiscrete or MultiBinary actions use sb3_softopt.EntropyPPO, for continuous (Box) actions "
+    "sb3_softopt.SQL or sb3_softopt.SAC"
+)
 
-class SoftDQN(DQN):
+
+class SoftDQN(CheckpointLoadMixin, DQN):
     """Soft Q-learning (maximum-entropy DQN) for ``Discrete`` action spaces.
 
     Paper: Haarnoja et al. 2017, "Reinforcement Learning with Deep Energy-Based Policies"
@@ -156,24 +170,24 @@ class SoftDQN(DQN):
     ) -> None:
         # Parse everything before the (possibly expensive) env and network construction so that
         # bad input fails fast with a message naming the parameter.
+        # Numpy scalars (from optuna or numpy code) are kept as Python numbers.
+        ent_coef, target_entropy = python_scalar(ent_coef), python_scalar(target_entropy)
         parse_temperature(ent_coef, name="ent_coef")
         parse_target_entropy(target_entropy, auto_value=0.0, name="target_entropy")
+        gamma = check_discount(gamma)
         if not isinstance(double_q, (bool, np.bool_)):
             raise TypeError(f"double_q must be a bool, got {double_q!r}")
-        if not (isinstance(munchausen_coef, (int, float)) and math.isfinite(munchausen_coef) and munchausen_coef >= 0):
+        if not (is_real(munchausen_coef) and math.isfinite(munchausen_coef) and munchausen_coef >= 0):
             raise ValueError(f"munchausen_coef must be a finite number >= 0, got {munchausen_coef!r}")
-        if not (isinstance(munchausen_clip, (int, float)) and math.isfinite(munchausen_clip) and munchausen_clip < 0):
+        if not (is_real(munchausen_clip) and math.isfinite(munchausen_clip) and munchausen_clip < 0):
             raise ValueError(f"munchausen_clip must be a finite number < 0, got {munchausen_clip!r}")
-        if not (isinstance(exploration_eps, (int, float)) and 0.0 <= exploration_eps <= 1.0):
+        if not (is_real(exploration_eps) and 0.0 <= exploration_eps <= 1.0):
             raise ValueError(f"exploration_eps must be in [0, 1], got {exploration_eps!r}")
         if env is not None:
             # SB3 would only assert; give a clear error naming the space instead.
             env = maybe_make_env(env, verbose)
             if not isinstance(env.action_space, spaces.Discrete):
-                raise TypeError(
-                    f"SoftDQN only supports Discrete action spaces, got {env.action_space!r}; "
-                    "use sb3_softopt.SAC for continuous actions"
-                )
+                raise TypeError(f"SoftDQN only supports Discrete action spaces, got {env.action_space!r}; {_SPACE_HINT}")
 
         self.ent_coef = ent_coef
         self.target_entropy = target_entropy
@@ -221,12 +235,14 @@ class SoftDQN(DQN):
 
     # ------------------------------------------------------------------ setup
     def _setup_model(self) -> None:
-        super()._setup_model()
-        self._temperature: TemperatureConfig = parse_temperature(self.ent_coef, name="ent_coef")
         n_actions = int(self.action_space.n)  # type: ignore[attr-defined]
         self._target_entropy_schedule = parse_target_entropy(
             self.target_entropy, auto_value=DEFAULT_TARGET_ENTROPY_RATIO * math.log(n_actions), name="target_entropy"
         )
+        # Before the networks are built: the first point where the action space is known.
+        check_target_entropy(self._target_entropy_schedule, self.action_space)
+        super()._setup_model()
+        self._temperature: TemperatureConfig = parse_temperature(self.ent_coef, name="ent_coef")
         if self._temperature.auto:
             init = self._temperature.init_value
             self.log_ent_coef = th.log(th.ones(1, device=self.device) * init).requires_grad_(True)
@@ -328,6 +344,9 @@ class SoftDQN(DQN):
             target_q_values, next_value = self.compute_target_q(replay_data, ent_coef)
             current_q_values = th.gather(q_values, dim=1, index=replay_data.actions.long())
             loss = F.smooth_l1_loss(current_q_values, target_q_values)
+            # The data entering the buffer were checked; a non-finite loss means divergence, and stopping
+            # before the step (and before the temperature is committed) keeps every parameter finite.
+            check_finite_loss("SoftDQN", "loss", loss.item(), self._n_updates + step)
 
             self.policy.optimizer.zero_grad()
             loss.backward()
@@ -383,6 +402,18 @@ class SoftDQN(DQN):
             reset_num_timesteps=reset_num_timesteps,
             progress_bar=progress_bar,
         )
+
+    def _store_transition(
+        self,
+        replay_buffer: ReplayBuffer,
+        buffer_action: np.ndarray,
+        new_obs: np.ndarray | dict[str, np.ndarray],
+        reward: np.ndarray,
+        dones: np.ndarray,
+        infos: list[dict[str, Any]],
+    ) -> None:
+        check_finite_transition("SoftDQN", reward, new_obs, dones, infos, self.num_timesteps)
+        super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)
 
     # ------------------------------------------------------------------ save / load
     def _excluded_save_params(self) -> list[str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy, ContinuousCritic
@@ -192,9 +193,13 @@ class SQLPolicy(SACPolicy):
             raise TypeError(f"SQLPolicy needs a Box action space, got {action_space!r}")
         if net_arch is None:
             net_arch = [128, 128]
-        if isinstance(n_deterministic_particles, bool) or not isinstance(n_deterministic_particles, int) or n_deterministic_particles < 1:
+        if (
+            isinstance(n_deterministic_particles, (bool, np.bool_))
+            or not isinstance(n_deterministic_particles, (int, np.integer))
+            or n_deterministic_particles < 1
+        ):
             raise ValueError(f"n_deterministic_particles must be an int >= 1, got {n_deterministic_particles!r}")
-        self.n_deterministic_particles = n_deterministic_particles
+        self.n_deterministic_particles = int(n_deterministic_particles)
         super().__init__(
             observation_space,
             action_space,

@@ -40,6 +40,8 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorch
 from stable_baselines3.common.utils import get_parameters_by_name, polyak_update
 from torch.nn import functional as F
 
+from sb3_softopt.common.checkpoint import CheckpointLoadMixin
+from sb3_softopt.common.checks import check_discount, check_finite_loss, check_finite_transition
 from sb3_softopt.common.schedules import Schedule as SoftoptSchedule
 from sb3_softopt.common.schedules import ScheduleLike
 from sb3_softopt.common.temperature import parse_temperature
@@ -58,7 +60,7 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
-class SQL(OffPolicyAlgorithm):
+class SQL(CheckpointLoadMixin, OffPolicyAlgorithm):
     """Soft Q-learning with an amortised Stein variational sampler, for ``Box`` action spaces.
 
     :param policy: The policy model to use ("MlpPolicy", "CnnPolicy", "MultiInputPolicy" or a
@@ -170,8 +172,7 @@ class SQL(OffPolicyAlgorithm):
             raise ValueError(f"svgd_space must be one of {SVGD_SPACES}, got {svgd_space!r}")
         self.svgd_space = svgd_space
         self.target_update_interval = _check_int("target_update_interval", target_update_interval, 1)
-        if not (isinstance(gamma, (int, float, np.floating, np.integer)) and 0.0 < float(gamma) <= 1.0):
-            raise ValueError(f"gamma must be a number in (0, 1], got {gamma!r}")
+        gamma = check_discount(gamma)
         if env is not None:
             # SB3 would only assert; give a clear error naming the space instead.
             env = maybe_make_env(env, verbose)
@@ -275,11 +276,14 @@ class SQL(OffPolicyAlgorithm):
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
 
             critic_loss, current_q, next_value = self.critic_loss(replay_data, ent_coef)
+            # Checked before each step so that a diverging update never reaches the parameters.
+            check_finite_loss("SQL", "critic_loss", critic_loss.item(), self._n_updates)
             self.critic.optimizer.zero_grad()
             critic_loss.backward()
             self.critic.optimizer.step()
 
             actor_loss, bandwidth, spread = self.sampler_loss(replay_data.observations, ent_coef)
+            check_finite_loss("SQL", "actor_loss", actor_loss.item(), self._n_updates)
             self.actor.optimizer.zero_grad()
             actor_loss.backward()
             self.actor.optimizer.step()
@@ -332,6 +336,18 @@ class SQL(OffPolicyAlgorithm):
             reset_num_timesteps=reset_num_timesteps,
             progress_bar=progress_bar,
         )
+
+    def _store_transition(
+        self,
+        replay_buffer: ReplayBuffer,
+        buffer_action: np.ndarray,
+        new_obs: np.ndarray | dict[str, np.ndarray],
+        reward: np.ndarray,
+        dones: np.ndarray,
+        infos: list[dict[str, Any]],
+    ) -> None:
+        check_finite_transition("SQL", reward, new_obs, dones, infos, self.num_timesteps)
+        super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)
 
     # ------------------------------------------------------------------ save / load
     def _excluded_save_params(self) -> list[str]:

@@ -1,0 +1,242 @@
+"""Checks shared by the algorithms: argument ranges, non-finite data and non-finite losses.
+
+The data checks run on arrays the algorithms already hold (the transition being stored, the
+filled rollout buffer) and cost one vectorised ``isfinite`` each; docs/benchmarks.md measures
+them. They name what was non-finite and where it came from, and point to SB3's
+:class:`~stable_baselines3.common.vec_env.VecCheckNan`, which stops at the exact env step.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+
+#: A temperature has to be a normal, finite float32 (SAC and the learned ``log alpha`` hold it so).
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+_VEC_CHECK_NAN = (
+    "wrap the env in stable_baselines3.common.vec_env.VecCheckNan(venv, raise_exception=True) to stop at the "
+    "exact step that produced it"
+)
+
+
+class NonFiniteError(FloatingPointError):
+    """A reward, an observation or a loss is NaN or infinite."""
+
+
+def is_real(value: Any) -> bool:
+    """Whether ``value`` is a real number (Python or numpy scalar), bools excluded."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def as_real(value: Any, name: str) -> float:
+    """``value`` as a Python float; numpy scalars are accepted wherever a Python number is.
+
+    :raises TypeError: ``value`` is not a real number
+    """
+    if not is_real(value):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
+def python_scalar(value: Any) -> Any:
+    """A numpy scalar as the equal Python number (stored arguments then save, print and compare as such)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def check_discount(gamma: Any, name: str = "gamma") -> float:
+    """The discount factor as a float in (0, 1].
+
+    :raises ValueError: out of range or not a number
+    """
+    value = as_real(gamma, name) if is_real(gamma) else math.nan
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"{name} must be a number in (0, 1], got {gamma!r}")
+    return value
+
+
+def max_entropy(action_space: spaces.Space) -> float | None:
+    """The entropy (nats) of the uniform policy on a discrete-type space; ``None`` for ``Box``."""
+    if isinstance(action_space, spaces.Discrete):
+        return math.log(int(action_space.n))
+    if isinstance(action_space, spaces.MultiDiscrete):
+        return float(np.sum(np.log(action_space.nvec.astype(np.float64))))
+    if isinstance(action_space, spaces.MultiBinary):
+        return float(np.prod(action_space.shape)) * math.log(2.0)
+    return None
+
+
+def check_target_entropy(schedule: Any, action_space: spaces.Space, name: str = "target_entropy") -> None:
+    """Reject a discrete target entropy that no policy can reach.
+
+    A policy's entropy on a discrete space lies in [0, log |A|]; against a target outside
+    (0, log |A|) the learned temperature moves by about its learning rate at every update,
+    for ever, until the soft value overflows. Checked at the schedule's ends and midpoint.
+
+    :param schedule: a callable of ``progress_remaining``
+    :param action_space: the algorithm's action space (``Box`` targets are not bounded)
+    :param name: the parameter's name for the message
+    :raises ValueError: a value outside (0, log |A|)
+    """
+    upper = max_entropy(action_space)
+    if upper is None or upper == 0.0:  # Box, or a single action: nothing to steer
+        return
+    for p in (1.0, 0.5, 0.0):
+        value = float(schedule(p))
+        if not 0.0 < value < upper:
+            raise ValueError(
+                f"{name}={value!r} (at progress_remaining={p}) is outside (0, {upper:.6g}), the open range of "
+                f"entropies of a policy on {action_space!r} (0: deterministic, {upper:.6g} = its log-size: "
+                "uniform); a learned temperature would drift for ever towards an unreachable target "
+                "(a SAC-style negative target only applies to Box actions)"
+            )
+
+
+def _float_arrays(observations: np.ndarray | Mapping[str, np.ndarray]) -> Iterator[tuple[str, np.ndarray]]:
+    items = observations.items() if isinstance(observations, Mapping) else (("", observations),)
+    for key, value in items:
+        array = np.asarray(value)
+        if array.dtype.kind in "fc":  # integer and bool observations (images) are always finite
+            yield key, array
+
+
+def _first_bad(array: np.ndarray) -> np.ndarray | None:
+    """Index of the first non-finite entry, or ``None``; one ``isfinite`` when all is well."""
+    finite = np.isfinite(array)
+    if finite.all():
+        return None
+    return np.argwhere(~finite)[0]
+
+
+def _data_error(algo: str, what: str, value: Any, where: str) -> NonFiniteError:
+    return NonFiniteError(
+        f"{algo}: non-finite {what} ({value}) {where}; nothing was learned from it. "
+        f"The environment (or a wrapper) produced it: {_VEC_CHECK_NAN}"
+    )
+
+
+def check_finite_transition(
+    algo: str,
+    rewards: np.ndarray,
+    new_obs: np.ndarray | Mapping[str, np.ndarray],
+    dones: np.ndarray,
+    infos: list[dict[str, Any]],
+    num_timesteps: int,
+) -> None:
+    """Check one vectorised env step before it enters a replay buffer.
+
+    :param algo: the algorithm's name, for the message
+    :param rewards: rewards of the step, shape (n_envs,)
+    :param new_obs: observations returned by the step (array or dict of arrays, first axis: env)
+    :param dones: episode ends of the step; their ``infos[i]["terminal_observation"]`` are checked too
+    :param infos: the step's infos
+    :param num_timesteps: the algorithm's step counter after this step
+    :raises NonFiniteError: naming the reward or observation key, the env index and the step
+    """
+    bad = _first_bad(rewards)
+    if bad is not None:
+        env = int(bad[0])
+        raise _data_error(algo, "reward", rewards[env], f"from env {env} at timestep {num_timesteps}")
+    for key, obs in _float_arrays(new_obs):
+        bad = _first_bad(obs)
+        if bad is not None:
+            label = f"observation[{key!r}]" if key else "observation"
+            raise _data_error(algo, label, obs[tuple(bad)], f"from env {int(bad[0])} at timestep {num_timesteps}")
+    for env in np.flatnonzero(dones):
+        terminal = infos[env].get("terminal_observation")
+        if terminal is None:
+            continue
+        for key, obs in _float_arrays(terminal):
+            bad = _first_bad(obs)
+            if bad is not None:
+                label = f"terminal observation[{key!r}]" if key else "terminal observation"
+                raise _data_error(algo, label, obs[tuple(bad)], f"from env {int(env)} at timestep {num_timesteps}")
+
+
+def check_finite_rollout(
+    algo: str,
+    rewards: np.ndarray,
+    observations: np.ndarray | Mapping[str, np.ndarray],
+    n_filled: int,
+    last_obs: np.ndarray | Mapping[str, np.ndarray] | None,
+    num_timesteps: int,
+) -> None:
+    """Check the filled part of an on-policy rollout buffer (axes: step, env).
+
+    :param algo: the algorithm's name, for the message
+    :param rewards: the buffer's rewards, shape (n_steps, n_envs)
+    :param observations: the buffer's observations (array or dict), shape (n_steps, n_envs, ...)
+    :param n_filled: how many steps of the buffer hold data
+    :param last_obs: the observations after the last stored step (``model._last_obs``), or ``None``
+    :param num_timesteps: the algorithm's step counter after the last stored step
+    :raises NonFiniteError: naming the reward or observation key, the env index and the timestep
+    """
+    n_envs = rewards.shape[1]
+
+    def timestep(step: int) -> int:
+        return num_timesteps - (n_filled - 1 - step) * n_envs
+
+    bad = _first_bad(rewards[:n_filled])
+    if bad is not None:
+        step, env = int(bad[0]), int(bad[1])
+        raise _data_error(
+            algo, "reward", rewards[step, env], f"from env {env} at timestep {timestep(step)} (rollout step {step})"
+        )
+    for key, obs in _float_arrays(observations):
+        bad = _first_bad(obs[:n_filled])
+        if bad is not None:
+            step, env = int(bad[0]), int(bad[1])
+            label = f"observation[{key!r}]" if key else "observation"
+            where = f"from env {env}, returned at timestep {timestep(step) - n_envs} (rollout step {step})"
+            raise _data_error(algo, label, obs[tuple(bad)], where)
+    if last_obs is not None:
+        for key, obs in _float_arrays(last_obs):
+            bad = _first_bad(obs)
+            if bad is not None:
+                label = f"observation[{key!r}]" if key else "observation"
+                raise _data_error(algo, label, obs[tuple(bad)], f"from env {int(bad[0])} at timestep {num_timesteps}")
+
+
+def check_finite_loss(algo: str, name: str, value: float, n_updates: int) -> None:
+    """Stop before an optimiser step on a non-finite loss, so that the parameters stay finite.
+
+    :param algo: the algorithm's name, for the message
+    :param name: the loss's name (``"critic_loss"`` ...)
+    :param value: the loss as a Python float
+    :param n_updates: gradient steps done so far
+    :raises NonFiniteError: the loss is NaN or infinite
+    """
+    if not math.isfinite(value):
+        raise NonFiniteError(
+            f"{algo}: {name} is {value} at gradient step {n_updates + 1}; training stopped before the optimiser "
+            "step, so the parameters are those of the last finite step. The data were finite, so the updates "
+            "diverged: lower learning_rate, raise the temperature or scale the rewards down"
+        )
+
+
+def grad_check_hook(algo: str, n_updates: Any) -> Any:
+    """A ``torch.optim.Optimizer.register_step_pre_hook`` hook that refuses non-finite gradients.
+
+    For loops we do not own (PPO's ``train``): the loss is out of reach there, but a non-finite
+    loss makes the gradients non-finite, and the hook runs before the parameters move.
+
+    :param algo: the algorithm's name, for the message
+    :param n_updates: a callable returning the number of updates done so far
+    """
+    total_norm = getattr(th.nn.utils, "get_total_norm", None)
+
+    def hook(optimizer: th.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if not grads:
+            return
+        norm = total_norm(grads) if total_norm is not None else th.norm(th.stack([g.norm() for g in grads]))
+        if not th.isfinite(norm):
+            check_finite_loss(algo, "the loss (its gradient)", math.nan, int(n_updates()))
+
+    return hook
