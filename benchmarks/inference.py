@@ -175,7 +175,7 @@ def bench_infinite(width: int, p_slip: float, gamma: float) -> dict:
     P, R = build_user_gridworld(width, p_slip)
     mdp = TabularMDP(P, R, None, None)
     t = time.perf_counter()
-    sol = soft_value_iteration(mdp, 1.0, gamma, horizon=None, tol=1e-8)
+    sol = soft_value_iteration(mdp, 1.0, gamma=gamma, horizon=None, tol=1e-8)
     t_vi = time.perf_counter() - t
     t = time.perf_counter()
     rho = occupancy_measure(mdp, sol, gamma=gamma)

@@ -99,7 +99,7 @@ def bench_agreement(width: int, p_slip: float, horizon: int, seed: int) -> dict:
     phi = rbf_features(width, width)
     r_state = phi @ np.random.default_rng(seed).normal(size=phi.shape[1])
     V_ref, pi_ref, D_ref = reference(m.transition.toarray().reshape(S, A, S), r_state, m.initial_state_dist, horizon)
-    sol = soft_value_iteration(mdp.with_rewards(np.repeat(r_state[:, None], A, axis=1)), 1.0, 1.0, horizon)
+    sol = soft_value_iteration(mdp.with_rewards(np.repeat(r_state[:, None], A, axis=1)), 1.0, gamma=1.0, horizon=horizon)
     D = forward_messages(mdp, sol)
     return {
         "grid": f"{width}x{width}", "n_states": S, "horizon": horizon, "p_slip": p_slip, "seed": seed,

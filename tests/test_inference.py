@@ -289,7 +289,7 @@ def test_infinite_horizon_fixed_point(rng, transition_rewards):
     P, R, p0 = random_mdp(rng, S=7, A=3, transition_rewards=transition_rewards, sparsity=0.4)
     alpha, gamma = 0.5, 0.9
     mdp = TabularMDP(P, R, p0)
-    va = soft_value_iteration(mdp, alpha, gamma, horizon=None, tol=1e-13)
+    va = soft_value_iteration(mdp, alpha, gamma=gamma, horizon=None, tol=1e-13)
     assert va.converged and va.horizon is None
     assert va.v.shape == (7,) and va.q.shape == (7, 3) and va.policy.shape == (7, 3)
     # Residual of the soft Bellman equation, written out densely here.
@@ -310,7 +310,7 @@ def test_infinite_horizon_fixed_point(rng, transition_rewards):
         qe = alpha * logsumexp(np.log(P) + (Rsas + gamma * ex.v[None, None, :]) / alpha, axis=2)
     np.testing.assert_allclose(ex.v, alpha * logsumexp(qe / alpha, axis=1), atol=1e-10)
     # The long finite horizon converges to the stationary solution.
-    fin = soft_value_iteration(mdp, alpha, gamma, horizon=400)
+    fin = soft_value_iteration(mdp, alpha, gamma=gamma, horizon=400)
     np.testing.assert_allclose(fin.v[0], va.v, atol=1e-8)
 
 
@@ -318,7 +318,7 @@ def test_infinite_horizon_nonconvergence_warns(rng):
     P, R, p0 = random_mdp(rng)
     mdp = TabularMDP(P, R, p0)
     with pytest.warns(ConvergenceWarning, match="max_iter=3"):
-        sol = soft_value_iteration(mdp, 1.0, 0.99, horizon=None, max_iter=3)
+        sol = soft_value_iteration(mdp, 1.0, gamma=0.99, horizon=None, max_iter=3)
     assert not sol.converged and sol.n_iter == 3
 
 
@@ -398,7 +398,7 @@ def test_terminal_states_have_zero_value(rng):
     R[3] = 5.0  # ignored: the episode is over
     mask = np.array([False, False, False, True])
     mdp = TabularMDP(P, R, p0, terminal_states=mask, terminal_reward=np.full(4, 2.0))
-    sol = soft_value_iteration(mdp, 0.5, 0.9, horizon=None)
+    sol = soft_value_iteration(mdp, 0.5, gamma=0.9, horizon=None)
     assert sol.v[3] == pytest.approx(0.0, abs=1e-12)
     # Same as a TD target with a (1 - done) mask on the transitions into state 3.
     Pm = P[:3, :, :3]

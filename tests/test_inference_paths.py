@@ -193,7 +193,7 @@ def test_occupancy_measure_finite_and_infinite(rng):
         np.testing.assert_allclose(occupancy_measure(mdp, sol.policy, gamma=gamma), ref, atol=1e-14)
     np.testing.assert_allclose(occupancy_measure(mdp, sol).sum(), 9.0, rtol=1e-13)
     # Infinite horizon: the discounted series, against a long finite rollout of the same policy.
-    inf = soft_value_iteration(mdp, 0.8, 0.9, horizon=None)
+    inf = soft_value_iteration(mdp, 0.8, gamma=0.9, horizon=None)
     rho = occupancy_measure(mdp, inf, gamma=0.9)
     long = occupancy_measure(mdp, np.broadcast_to(inf.policy, (400, 7, 3)), gamma=0.9)
     np.testing.assert_allclose(rho, long, atol=1e-12)
@@ -226,7 +226,7 @@ def test_iterative_discounted_solve_equals_the_exact_one(rng, monkeypatch):
     import sb3_softopt.inference.evaluation as evaluation
 
     mdp = grid_mdp(40, None)
-    sol = soft_value_iteration(mdp, 1.0, 0.95, horizon=None)
+    sol = soft_value_iteration(mdp, 1.0, gamma=0.95, horizon=None)
     exact_rho, exact_v = occupancy_measure(mdp, sol, gamma=0.95), evaluate_policy(mdp, sol, alpha=1.0, gamma=0.95)
     monkeypatch.setattr(evaluation, "ITERATIVE_MIN_STATES", 1)
     rho, v = occupancy_measure(mdp, sol, gamma=0.95), evaluate_policy(mdp, sol, alpha=1.0, gamma=0.95)

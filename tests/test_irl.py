@@ -51,7 +51,7 @@ def soft_policy(P, p0, phi, theta, alpha, gamma, T, phi_T=None, theta_T=None):
     r = phi @ theta
     r = np.repeat(r[:, None], A, axis=1) if r.ndim == 1 else r
     mdp = TabularMDP(P, r, p0, T, terminal_reward=None if phi_T is None else phi_T @ theta_T)
-    return soft_value_iteration(mdp, alpha, gamma, T)
+    return soft_value_iteration(mdp, alpha, gamma=gamma, horizon=T)
 
 
 def ll_occupancy(sol, rho, gamma):

@@ -231,7 +231,7 @@ def maxent_irl(
         m = base.with_rewards(
             r.detach().cpu().numpy().astype(np.float64), None if r_T is None else r_T.detach().numpy()
         )
-        sol = soft_value_iteration(m, alpha, gamma, T)
+        sol = soft_value_iteration(m, alpha, gamma=gamma, horizon=T)
         rho_M, term_M = _model_occupancy(m, sol, demo, gamma, mask, need_terminal=phi_T is not None)
         g = rho_E - rho_M
         loss = -(torch.as_tensor(g, dtype=r.dtype, device=r.device) * r).sum()

@@ -320,7 +320,7 @@ def _log_forward_step(
 
 
 def forward_backward(
-    mdp: TabularMDP, alpha: float = 1.0, horizon: int | None | str = MDP_HORIZON
+    mdp: TabularMDP, alpha: float = 1.0, *, horizon: int | None | str = MDP_HORIZON
 ) -> ForwardBackward:
     """
     Exact forward-backward message passing on the optimality model (undiscounted, finite horizon).
@@ -335,7 +335,7 @@ def forward_backward(
     T = resolve_horizon(mdp, horizon)
     if T is None:
         raise InvalidMDPError("forward_backward needs a finite horizon (the model's or `horizon`)")
-    sol = exact_inference(mdp, alpha, T, gamma=1.0)
+    sol = exact_inference(mdp, alpha, horizon=T, gamma=1.0)
     S, A = mdp.n_states, mdp.n_actions
     row_term = np.zeros((S, A)) if mdp.log_prior is None else np.array(mdp.log_prior, dtype=np.float64)
     if mdp.r_nz is None:
@@ -358,9 +358,9 @@ def forward_backward(
 def state_marginals(
     mdp: TabularMDP,
     alpha: float = 1.0,
+    *,
     horizon: int | None | str = MDP_HORIZON,
     method: str = "exact",
-    *,
     include_final: bool = False,
 ) -> np.ndarray:
     """
@@ -374,10 +374,10 @@ def state_marginals(
         already folded into the policy. Both coincide for deterministic dynamics.
     """
     if method == "exact":
-        fb = forward_backward(mdp, alpha, horizon)
+        fb = forward_backward(mdp, alpha, horizon=horizon)
         marg = _joint_to_marginals(fb.log_forward, fb.solution, log=False)  # in place: fb is ours
     elif method == "variational":
-        marg = forward_messages(mdp, soft_value_iteration(mdp, alpha, 1.0, horizon))
+        marg = forward_messages(mdp, soft_value_iteration(mdp, alpha, gamma=1.0, horizon=horizon))
     else:
         raise InvalidMDPError(f"method must be 'exact' or 'variational', got {method!r}")
     return marg if include_final else marg[:-1]

@@ -265,9 +265,9 @@ def _solve(
 def soft_value_iteration(
     mdp: TabularMDP,
     alpha: float = 1.0,
+    *,
     gamma: float = 1.0,
     horizon: int | None | str = MDP_HORIZON,
-    *,
     tol: float = 1e-10,
     max_iter: int = 100_000,
     keep_q: bool | None = None,
@@ -294,9 +294,9 @@ def soft_value_iteration(
 def exact_inference(
     mdp: TabularMDP,
     alpha: float = 1.0,
+    *,
     horizon: int | None | str = MDP_HORIZON,
     gamma: float = 1.0,
-    *,
     tol: float = 1e-10,
     max_iter: int = 100_000,
     keep_q: bool | None = None,
@@ -306,8 +306,16 @@ def exact_inference(
     ``Q_t(s,a) = alpha * log E_{s'} exp((r(s,a,s') + gamma V_{t+1}(s')) / alpha)``, computed as a
     log-sum-exp over the non-zeros of each row (``log p + (r + gamma V') / alpha``), so rewards of
     ``1e4`` at ``alpha = 1`` stay finite. With ``gamma = 1`` and a finite horizon,
-    ``V_t(s) = alpha * log p(O_{t:T} | s_t)``; ``gamma < 1`` discounts the next value inside the
-    exponential (the soft Q-learning convention, no longer a probability model).
+    ``V_t(s) = alpha * log p(O_{t:T} | s_t)``.
+
+    With ``gamma < 1`` the next value is discounted *inside* the exponential,
+    ``Q = alpha * log E exp((r + gamma V') / alpha)``: a discounted form of the optimistic
+    backup, which is no longer a probability of optimality. It is not soft Q-learning's
+    backup, which takes the expectation outside (``r + gamma E[V']``, the variational backup of
+    :func:`soft_value_iteration`). The probabilistic alternative reads the discount as termination:
+    add an absorbing zero-reward state that every ``(s, a)`` reaches with probability
+    ``1 - gamma`` (and scale the other transitions by ``gamma``), then call this with ``gamma=1``;
+    the messages are then exact posteriors of that model.
 
     Parameters as in :func:`soft_value_iteration`.
     """

@@ -156,10 +156,10 @@ def run(
     # --- 1. cones, deterministic dynamics -------------------------------------------------------
     env0 = _env(0.0, width, height, horizon)
     mdp0 = TabularMDP.from_env(env0)
-    fb0 = forward_backward(mdp0, alpha, horizon)
+    fb0 = forward_backward(mdp0, alpha, horizon=horizon)
     T = horizon
     h_exact0 = marginal_entropy(fb0.marginals)
-    var0 = soft_value_iteration(mdp0, alpha, 1.0, horizon)
+    var0 = soft_value_iteration(mdp0, alpha, gamma=1.0, horizon=horizon)
     h_var0 = marginal_entropy(forward_messages(mdp0, var0))
     times = _snapshot_times(T, quick)
     _plot_cones(fb0, env0, times, out / "reaching_cones.png")
@@ -167,9 +167,9 @@ def run(
     # --- 2. slip: exact vs variational ----------------------------------------------------------
     env1 = _env(p_slip, width, height, horizon)
     mdp1 = TabularMDP.from_env(env1)
-    fb1 = forward_backward(mdp1, alpha, horizon)
+    fb1 = forward_backward(mdp1, alpha, horizon=horizon)
     ex1 = fb1.solution
-    var1 = soft_value_iteration(mdp1, alpha, 1.0, horizon)
+    var1 = soft_value_iteration(mdp1, alpha, gamma=1.0, horizon=horizon)
     h_exact1 = marginal_entropy(fb1.marginals)
     d_var1 = forward_messages(mdp1, var1)  # q(s_t): the variational posterior's marginals
     d_ex_real = forward_messages(mdp1, ex1)  # the optimistic policy executed in the real dynamics
