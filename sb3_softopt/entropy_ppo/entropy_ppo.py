@@ -154,6 +154,7 @@ class EntropyPPO(CheckpointLoadMixin, PPO):
         self.soft_ent_coef_lr = soft_ent_coef_lr
         self.analytic_entropy = analytic_entropy
         self.log_soft_ent_coef: th.Tensor | None = None
+        self._train_record: dict[str, float] = {}
         self.soft_ent_coef_optimizer: th.optim.Adam | None = None
 
         super().__init__(
@@ -296,8 +297,9 @@ class EntropyPPO(CheckpointLoadMixin, PPO):
             rollout_buffer.rewards += (alpha * bonus).astype(rollout_buffer.rewards.dtype, copy=False)
 
         entropy = float(np.mean(bonus)) if bonus is not None else float(np.mean(-rollout_buffer.log_probs))
-        self.logger.record("train/entropy", entropy)
-        self.logger.record("train/soft_ent_coef", alpha)
+        # SB3 dumps the logs between collection and ``train()``: values of this rollout's update are
+        # recorded in ``train()``, so that a row holds one update's entropy, temperature and losses.
+        self._train_record = {"train/entropy": entropy, "train/soft_ent_coef": alpha}
         self.logger.record("rollout/soft_reward_mean", float(np.mean(rollout_buffer.rewards)))
 
         if self.soft_ent_coef_optimizer is not None and self.log_soft_ent_coef is not None:
@@ -311,10 +313,12 @@ class EntropyPPO(CheckpointLoadMixin, PPO):
             self.soft_ent_coef_optimizer.zero_grad()
             loss.sum().backward()
             self.soft_ent_coef_optimizer.step()
-            self.logger.record("train/target_entropy", target)
-            self.logger.record("train/soft_ent_coef_loss", float(loss.detach().sum()))
+            self._train_record.update({"train/target_entropy": target, "train/soft_ent_coef_loss": float(loss.detach().sum())})
 
     def train(self) -> None:
+        for key, value in self._train_record.items():
+            self.logger.record(key, value)
+        self._train_record = {}
         super().train()
         # PPO's losses are local to SB3's loop, which logs their means. An infinite loss can leave
         # the parameters finite (the clipped gradient norm is inf, the update zero) while nothing
@@ -346,6 +350,9 @@ class EntropyPPO(CheckpointLoadMixin, PPO):
             reset_num_timesteps=reset_num_timesteps,
             progress_bar=progress_bar,
         )
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_train_record"]
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         state_dicts, variables = super()._get_torch_save_params()

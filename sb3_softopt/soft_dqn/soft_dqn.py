@@ -325,7 +325,7 @@ class SoftDQN(CheckpointLoadMixin, DQN):
             self.policy.set_ent_coef(ent_coef)
 
         # Statistics are kept as tensors / floats and reduced once per call: no CPU sync per step.
-        losses, current_qs, next_values, ent_coefs, entropies = [], [], [], [], []
+        losses, current_qs, next_values, ent_coefs, entropies, log_alphas_before = [], [], [], [], [], []
         for step in range(gradient_steps):
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
             q_values = self.q_net(replay_data.observations)
@@ -336,6 +336,7 @@ class SoftDQN(CheckpointLoadMixin, DQN):
                     # temperature: logging only, one batch per call).
                     entropies.append(mean_boltzmann_entropy(q_values, ent_coef))
             if auto:
+                log_alphas_before.append(log_alpha.value)
                 # The loss log_alpha * (H - target) has the gradient (H - target) (H is not
                 # differentiated): alpha goes up when the policy is less random than the target.
                 ent_coef = math.exp(log_alpha.step(entropies[-1] - target_entropy))
@@ -371,7 +372,8 @@ class SoftDQN(CheckpointLoadMixin, DQN):
             self.logger.record("train/soft_value", th.cat(next_values).mean().item())
             if auto:
                 self.logger.record("train/target_entropy", target_entropy)
-                ent_coef_loss = np.log(ent_coefs) * (np.asarray(entropies) - target_entropy)
+                # The loss each step differentiated: the alpha before its update, the entropy it saw.
+                ent_coef_loss = np.asarray(log_alphas_before) * (np.asarray(entropies) - target_entropy)
                 self.logger.record("train/ent_coef_loss", float(ent_coef_loss.mean()))
 
     def learn(
