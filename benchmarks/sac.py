@@ -15,6 +15,11 @@ Three parts (``python benchmarks/sac.py {overhead,train,pendulum,all} --out DIR`
   match ours exactly.
 
 Results: ``DIR/sac_overhead.{json,csv}``, ``DIR/sac_train_overhead.json``, ``DIR/sac_pendulum.{json,csv,png}``.
+
+``pendulum`` resumes: each run's curve ``DIR/sac_pendulum_<algo>_seed<k>.csv`` is rewritten
+(atomically) after every evaluation, and a run whose curve is whole (every checkpoint up to
+``--steps``, finite returns) is not trained again; a partial or unreadable curve is named on stderr
+and its run redone from scratch. Workers exit when the parent is killed.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 import torch as th
+
+from sb3_softopt.common.atomic import InvalidResult, atomic_path, exit_with_parent, is_trusted, load_curve
 
 PENDULUM_HPARAMS = dict(learning_rate=1e-3)  # rl-zoo3 2.9 hyperparams/sac.yml, Pendulum-v1
 
@@ -149,21 +156,35 @@ def train_overhead(out: Path, reps: int, grad_steps: int) -> dict:
     return summary
 
 
+_RUN_COLUMNS = ("algo", "seed", "timesteps", "eval_return", "seconds")
+
+
+def _checkpoints(steps: int) -> list[int]:
+    return [steps // 4 * k for k in (1, 2, 3)] + [steps]
+
+
+def _finished_run(path: Path, name: str, seed: int, steps: int) -> list[dict]:
+    """The rows of a whole saved run (``FileNotFoundError`` / ``InvalidResult`` otherwise)."""
+    rows = load_curve(path, _RUN_COLUMNS, "timesteps", _checkpoints(steps), finite=("eval_return", "seconds"))
+    if len(rows) != 4 or any(r["algo"] != name or r["seed"] != str(seed) for r in rows):
+        raise InvalidResult(f"{path} is not a run of {name} seed {seed} with 4 checkpoints up to {steps} steps")
+    # float() of the written repr is exact: a reused run reports the very numbers it measured.
+    return [
+        dict(algo=name, seed=seed, timesteps=int(r["timesteps"]), eval_return=float(r["eval_return"]), seconds=float(r["seconds"]))
+        for r in rows
+    ]
+
+
 def _pendulum_run(job: tuple[str, int, int, Path]) -> list[dict]:
     name, seed, steps, out = job
     th.set_num_threads(1)
     done_csv = out / f"sac_pendulum_{name}_seed{seed}.csv"
-    if done_csv.exists():
-        # Resume: a run whose curve already reaches `steps` is not trained again.
-        import pandas as pd
-
-        previous = pd.read_csv(done_csv).to_dict("records")
-        if previous and int(previous[-1]["timesteps"]) == steps:
-            return previous
+    if is_trusted(_finished_run, done_csv, name, seed, steps, who="sac pendulum"):
+        return _finished_run(done_csv, name, seed, steps)  # resume: not trained again
     model = _classes()[name]("MlpPolicy", "Pendulum-v1", seed=seed, verbose=0, **PENDULUM_HPARAMS)
     start = time.perf_counter()
     rows, done = [], 0
-    for target in [steps // 4 * k for k in (1, 2, 3)] + [steps]:
+    for target in _checkpoints(steps):
         model.learn(target - done, reset_num_timesteps=False)
         done = target
         rows.append(
@@ -182,8 +203,9 @@ def pendulum(out: Path, seeds: list[int], steps: int, baseline_seeds: int, worke
     out.mkdir(parents=True, exist_ok=True)
     jobs = [("sb3_softopt", s, steps, out) for s in seeds] + [("sb3", s, steps, out) for s in seeds[:baseline_seeds]]
     rows: list[dict] = []
-    # One process per run: on a shared machine two workers get twice the CPU share of one.
-    with multiprocessing.get_context("spawn").Pool(max(1, workers)) as pool:
+    # One process per run: on a shared machine two workers get twice the CPU share of one. A
+    # SIGKILLed parent cannot stop its pool: its workers would go on training and writing.
+    with multiprocessing.get_context("spawn").Pool(max(1, workers), exit_with_parent, (os.getpid(),)) as pool:
         for run_rows in tqdm(pool.imap_unordered(_pendulum_run, jobs), total=len(jobs), desc="pendulum runs"):
             rows.extend(run_rows)
             rows.sort(key=lambda r: (r["algo"], r["seed"], r["timesteps"]))
@@ -202,7 +224,8 @@ def pendulum(out: Path, seeds: list[int], steps: int, baseline_seeds: int, worke
     )
     if finals["sb3"]:
         summary["baseline_matches"] = finals["sb3"] == finals["sb3_softopt"][: len(finals["sb3"])]
-    (out / "sac_pendulum.json").write_text(json.dumps(summary, indent=2))
+    with atomic_path(out / "sac_pendulum.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2))
     _plot_pendulum(out / "sac_pendulum.png", rows)
     print(
         f"pendulum ({len(seeds)} seeds {seeds}, {steps} steps): median final return "
@@ -214,7 +237,8 @@ def pendulum(out: Path, seeds: list[int], steps: int, baseline_seeds: int, worke
 def _write_csv(path: Path, rows: list[dict]) -> None:
     import pandas as pd
 
-    pd.DataFrame(rows).to_csv(path, index=False)
+    with atomic_path(path) as tmp:  # a resumed benchmark trusts whole files only
+        pd.DataFrame(rows).to_csv(tmp, index=False)
 
 
 def _plot_pendulum(path: Path, rows: list[dict]) -> None:
@@ -235,7 +259,8 @@ def _plot_pendulum(path: Path, rows: list[dict]) -> None:
     ax.set_title("SAC on Pendulum-v1")
     ax.legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
 
 

@@ -1,6 +1,5 @@
 """The pretrain -> finetune experiment: end to end (--quick), outputs, resume, statistics, errors."""
 
-import json
 import math
 
 import numpy as np

@@ -26,7 +26,10 @@ pretrained policy), ``curves/<task>/<arm>_seed<k>.csv`` (deterministic evaluatio
 ``eval_freq`` steps, step 0 = before finetuning), ``curves.csv`` (all of them),
 ``finetune_curves.png`` (mean +- 95% CI per arm and task), ``coverage.png`` (pretrained
 trajectories), ``summary.md`` / ``summary.json`` (steps to threshold and final return, IQM with
-bootstrap 95% CIs). A run whose CSV exists is not rerun (resumable).
+bootstrap 95% CIs). Resumable: a run whose CSV (or pretraining json) exists and is complete for this
+configuration is not rerun. Every file is written atomically and checked when reused, so a run
+killed at any moment (even SIGKILL) resumes to the same results as an uninterrupted one; a file
+that fails the check is named on stderr and its run redone. Workers exit when the parent dies.
 
 Statistics: IQM (interquartile mean, ``scipy.stats.trim_mean(x, 0.25)``, as rliable's
 ``aggregate_iqm``) with percentile bootstrap 95% CIs over seeds (resampling seeds with
@@ -45,13 +48,15 @@ import json
 import math
 import multiprocessing as mp
 import os
-import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
+
+from sb3_softopt.common.atomic import InvalidResult, atomic_path, check_zip, exit_with_parent, is_trusted, load_curve, load_json
+from sb3_softopt.common.atomic import atomic_write_text as _atomic_write
 
 __all__ = ["ARMS", "Budget", "BUDGETS", "DEFAULT_TASKS", "run", "main", "pretrained_coverage", "iqm", "bootstrap_ci"]
 
@@ -151,7 +156,10 @@ def _mean_ci(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------------------------
 # Workers (run in subprocesses)
 # --------------------------------------------------------------------------------------------
-def _worker_init(env_modules: Sequence[str]) -> None:
+def _worker_init(env_modules: Sequence[str], parent_pid: int) -> None:
+    # A SIGKILLed parent cannot shut its pool down: without this, its workers would finish their
+    # jobs (writing results behind the resumed run's back) and then wait forever.
+    exit_with_parent(parent_pid)
     import torch
 
     torch.set_num_threads(1)
@@ -325,12 +333,6 @@ def pretrained_coverage(model, env_id: str, n_episodes: int, seed: int, stochast
     }
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _pretrain_job(algo: str, seed: int, env_id: str, budget: Budget, out: str) -> dict:
     out_dir = Path(out) / "pretrain"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -340,7 +342,8 @@ def _pretrain_job(algo: str, seed: int, env_id: str, budget: Budget, out: str) -
     rows: list = []
     evaluator = _Evaluator(env_id, seed, budget.n_eval_episodes)
     model.learn(budget.pretrain_steps, callback=_callbacks(evaluator, budget.eval_freq, rows, sched))
-    model.save(out_dir / f"{algo}_seed{seed}.zip")
+    with atomic_path(out_dir / f"{algo}_seed{seed}.zip") as tmp:
+        model.save(tmp)
     cov = {
         mode: pretrained_coverage(model, env_id, budget.coverage_episodes, seed, stochastic=(mode == "explore"))
         for mode in ("explore", "deterministic")
@@ -386,6 +389,27 @@ def _curve_path(out: str | Path, task: str, arm: str, seed: int) -> Path:
     return Path(out) / "curves" / task / f"{arm}_seed{seed}.csv"
 
 
+def _check_pretrain(out: Path, algo: str, seed: int, env_id: str, bud: Budget, need_model: bool = True) -> None:
+    """Raise ``FileNotFoundError`` if this pretraining has not finished, ``InvalidResult`` if its
+    files cannot be trusted (they were written atomically, but may come from elsewhere).
+
+    :param need_model: also check the saved model (only a finetuning still to run needs it:
+        result folders are often kept or shared without their ``.zip`` files).
+    """
+    path = out / "pretrain" / f"{algo}_seed{seed}.json"
+    info = load_json(path, ("eval", "coverage", "cpu_s"), dict(algo=algo, seed=seed, env=env_id, steps=bud.pretrain_steps))
+    if not all(isinstance(info["coverage"].get(m), dict) for m in ("explore", "deterministic")):
+        raise InvalidResult(f"{path} lacks the coverage of the pretrained policy")
+    if need_model:
+        check_zip(path.with_suffix(".zip"))
+
+
+def _check_curve(path: Path, bud: Budget) -> None:
+    """Raise ``FileNotFoundError`` / ``InvalidResult`` unless ``path`` is a whole finetuning curve."""
+    steps = [0, *range(bud.eval_freq, bud.finetune_steps + 1, bud.eval_freq)]
+    load_curve(path, ("step", "eval_return"), "step", steps, finite=("eval_return",))
+
+
 # --------------------------------------------------------------------------------------------
 # Orchestration
 # --------------------------------------------------------------------------------------------
@@ -420,7 +444,7 @@ def run(
 ) -> dict:
     """Run (or resume) the pretrain/finetune comparison and write its outputs into ``out_dir``.
 
-    :param out_dir: output folder (created; existing runs in it are reused, not rerun).
+    :param out_dir: output folder (created; finished runs in it are checked and reused, not rerun).
     :param quick: smoke-test budget (``BUDGETS["quick"]``, 2 seeds by default).
     :param seeds: list of seeds, or a count ``n`` for seeds ``0..n-1`` (default 5; 2 if quick).
     :param budget: a key of :data:`BUDGETS` or a :class:`Budget` (ignored if ``quick``).
@@ -484,16 +508,26 @@ def run(
     }
     cfg_path = out / "config.json"
     if cfg_path.exists():
-        old = json.loads(cfg_path.read_text())
+        try:
+            old = load_json(cfg_path)
+        except InvalidResult as exc:
+            raise ValueError(f"{exc}: the configuration of the runs in {out} is unknown; use another --out") from None
         if old != json.loads(json.dumps(config)):
             raise ValueError(f"{out} holds runs made with another configuration ({cfg_path}); use another --out")
     else:
         _atomic_write(cfg_path, json.dumps(config, indent=1))
 
     algos_needed = sorted({a.split("_")[0] for a in arms if a.endswith("pretrained")})
-    pre_todo = [(a, s) for a in algos_needed for s in seeds if not (out / "pretrain" / f"{a}_seed{s}.json").exists()]
+    # Validated, not just present: a file planted or garbled since is named and its run redone.
     ft_all = [(arm, task, s) for task in tasks for arm in arms for s in seeds]
-    ft_todo = [j for j in ft_all if not _curve_path(out, j[1], j[0], j[2]).exists()]
+    ft_todo = [j for j in ft_all if not is_trusted(_check_curve, _curve_path(out, j[1], j[0], j[2]), bud, who="finetune")]
+    to_load = {(arm.split("_")[0], s) for arm, _, s in ft_todo if arm.endswith("pretrained")}
+    pre_todo = [
+        (a, s)
+        for a in algos_needed
+        for s in seeds
+        if not is_trusted(_check_pretrain, out, a, s, pretrain_env, bud, (a, s) in to_load, who="finetune")
+    ]
     n_jobs = len(pre_todo) + len(ft_todo)
     ran = {"pretrain": len(pre_todo), "finetune": len(ft_todo)}
 
@@ -504,7 +538,7 @@ def run(
         # fork: workers start in milliseconds and need no ``__main__`` guard in user scripts; the
         # parent has run no torch operation, so no thread pool is inherited half-initialised.
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(tuple(env_modules),)) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(tuple(env_modules), os.getpid())) as pool:
             # Seed-major scheduling with at most `workers` runs in flight: every arm of seed 0
             # finishes before seed 1 starts, so an interrupted run leaves complete seeds behind
             # (and resuming with fewer seeds gives a usable summary).
@@ -574,7 +608,8 @@ def steps_to_threshold(steps: Sequence[int], returns: Sequence[float], threshold
 def summarize(out: Path, tasks: dict[str, float], arms, seeds, bud: Budget, algos) -> dict:
     """Write ``curves.csv``, ``summary.md``, ``finetune_curves.png`` and ``coverage.png``."""
     df = _load_curves(out, tasks, arms, seeds)
-    df.to_csv(out / "curves.csv", index=False)
+    with atomic_path(out / "curves.csv") as tmp:
+        df.to_csv(tmp, index=False)
     result: dict[str, Any] = {"tasks": {}, "coverage": {}, "budget": dataclasses.asdict(bud), "seeds": list(seeds)}
     for task, thr in tasks.items():
         result["tasks"][task] = {"threshold": thr, "arms": {}}
@@ -610,8 +645,10 @@ def summarize(out: Path, tasks: dict[str, float], arms, seeds, bud: Budget, algo
     for task in tasks:
         for arm in arms:
             for s in seeds:
-                f = _curve_path(out, task, arm, s).with_suffix(".cpu")
-                cpu += float(f.read_text()) if f.exists() else 0.0
+                try:  # informative only: a missing or unreadable one counts 0
+                    cpu += float(_curve_path(out, task, arm, s).with_suffix(".cpu").read_text())
+                except (OSError, ValueError):
+                    pass
     # Sum of the runs' process CPU time: what the experiment costs on an idle machine, whatever
     # the load was while it ran (divide by the number of cores used in parallel).
     result["cpu_s"] = cpu
@@ -693,7 +730,8 @@ def _plot_curves(out: Path, df, tasks: dict[str, float], arms) -> None:
     axes[0][0].legend(fontsize=8)
     fig.suptitle("Finetuning after max-entropy (SAC) vs DDPG pretraining: mean ± 95% CI over seeds")
     fig.tight_layout()
-    fig.savefig(out / "finetune_curves.png", dpi=110)
+    with atomic_path(out / "finetune_curves.png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
 
 
@@ -716,7 +754,8 @@ def _plot_coverage(out: Path, algos, seeds) -> None:
         ax.set_xlabel("x")
         ax.set_ylabel("y")
     fig.tight_layout()
-    fig.savefig(out / "coverage.png", dpi=110)
+    with atomic_path(out / "coverage.png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
 
 

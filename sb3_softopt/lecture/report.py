@@ -18,13 +18,17 @@ each claim's ``criteria`` text (shown in the report next to the verdict):
   written.
 
 ``--quick`` budgets are smoke tests: a verdict computed on them is printed but marked as such.
+
+Resuming (``--reuse``): a claim's ``claim_result.json`` is removed before the claim (re)runs and
+written atomically once its experiment returned, so it exists only when every file of the claim's
+folder comes from the run it describes. A saved result that is unreadable or was made with another
+``quick``, ``seed``, claim or module is not trusted: the claim is rerun and the report says why.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import math
 import platform
 import time
@@ -33,6 +37,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sb3_softopt.common.atomic import InvalidResult, atomic_write_json, atomic_write_text, load_json
 
 __all__ = [
     "CLAIMS",
@@ -96,6 +102,8 @@ class ClaimResult:
     figures: list[Path] = field(default_factory=list)
     verdict: Verdict | None = None
     reused: bool = False
+    #: why a saved result was not trusted (the claim was rerun instead), if one was found
+    distrusted: str | None = None
 
 
 class MissingKey(KeyError):
@@ -431,41 +439,71 @@ def run_claim(
     """Run one claim's experiment into ``out_dir`` and judge it; never raises for experiment errors.
 
     Each successful run saves its returned dict to ``out_dir/claim_result.json``; with ``reuse``
-    a saved result made with the same ``quick`` and ``seed`` is judged again instead of rerunning;
-    with ``saved_only`` nothing is run and a claim without a saved result is reported "not run".
+    a saved result made with the same ``quick`` and ``seed`` is judged again instead of rerunning
+    (one that is unreadable or from another configuration is not trusted: the claim is rerun and
+    :attr:`ClaimResult.distrusted` says why); with ``saved_only`` nothing is run and a claim without
+    a trusted saved result is reported "not run".
     """
     claim = _claim_by_name(claim) if isinstance(claim, str) else claim
     out = Path(out_dir)
     saved = out / RESULT_FILE
-    if reuse and saved.exists():
-        data = json.loads(saved.read_text())
-        if data.get("quick") == quick and data.get("seed") == seed:
-            result = data["result"]
-            res = _judged(claim, out, result, data.get("module"), float(data.get("seconds", 0.0)))
+    distrusted = None
+    if reuse:
+        try:
+            data = _load_saved(saved, claim, quick, seed)
+        except FileNotFoundError:
+            data = None
+        except InvalidResult as exc:
+            data, distrusted = None, str(exc)
+        if data is not None:
+            res = _judged(claim, out, data["result"], data.get("module"), float(data.get("seconds", 0.0)))
             res.reused = True
             return res
     if saved_only:
-        return ClaimResult(
-            claim, "error", 0.0, error=f"no saved result of this run (quick={quick}, seed={seed}) in {saved}; run the claim first"
-        )
+        why = distrusted or f"no saved result of this run (quick={quick}, seed={seed}) in {saved}"
+        return ClaimResult(claim, "error", 0.0, error=f"{why}; run the claim first", distrusted=distrusted)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     module = None
     try:
         module, run = _import_run(claim)
+        # From here the folder's files are being replaced: an earlier result must not vouch for
+        # them if this run fails or is killed half-way.
+        saved.unlink(missing_ok=True)
         result = _call_run(run, out, quick, seed)
         if not isinstance(result, Mapping):
             raise TypeError(f"{module}.run returned {type(result).__name__}, expected a dict")
         result = dict(result)
     except Exception as exc:  # noqa: BLE001 - the report must survive any claim's failure
         tb = traceback.format_exc(limit=6)
-        return ClaimResult(claim, "error", time.perf_counter() - t0, error=f"{type(exc).__name__}: {exc}\n{tb}", module=module)
+        error = f"{type(exc).__name__}: {exc}\n{tb}"
+        return ClaimResult(claim, "error", time.perf_counter() - t0, error=error, module=module, distrusted=distrusted)
     seconds = time.perf_counter() - t0
+    record = {"claim": claim.name, "quick": quick, "seed": seed, "module": module, "seconds": seconds, "result": result}
     try:
-        saved.write_text(json.dumps({"quick": quick, "seed": seed, "module": module, "seconds": seconds, "result": result}, default=_jsonable))
+        atomic_write_json(saved, record, default=_jsonable)
     except (TypeError, ValueError, OSError):  # an unserialisable result only disables reuse
         pass
-    return _judged(claim, out, result, module, seconds)
+    res = _judged(claim, out, result, module, seconds)
+    res.distrusted = distrusted
+    return res
+
+
+def _load_saved(saved: Path, claim: Claim, quick: bool, seed: int) -> dict[str, Any]:
+    """The saved result of ``claim`` in ``saved`` if it was made with ``quick`` and ``seed``.
+
+    :raises FileNotFoundError: if there is none.
+    :raises InvalidResult: if it is unreadable or from another configuration.
+    """
+    data = load_json(saved, ("result",), {"quick": quick, "seed": seed})
+    # Results saved before the claim name was recorded carry none; they are still trusted.
+    if data.get("claim", claim.name) != claim.name:
+        raise InvalidResult(f"{saved} holds a result of claim {data['claim']!r}, not {claim.name!r}")
+    if data.get("module") not in claim.modules:
+        raise InvalidResult(f"{saved} was made by module {data.get('module')!r}, not one of {list(claim.modules)}")
+    if not isinstance(data["result"], dict):
+        raise InvalidResult(f"{saved} holds no result dict")
+    return data
 
 
 def _jsonable(x: Any) -> Any:
@@ -559,6 +597,9 @@ def render_report(results: Sequence[ClaimResult], out_dir: str | Path, quick: bo
             "(`--reuse` / `--saved-only`); their times are those of the original runs.",
             "",
         ]
+    for r in results:
+        if r.distrusted:
+            lines += [f"The saved result of {r.claim.name} was not trusted and not used ({_cell(r.distrusted)}).", ""]
     if quick:
         lines += [
             "> **Quick mode**: tiny smoke-test budgets. The verdicts below are computed by the same rules as",
@@ -633,9 +674,12 @@ def run_all(
         results.append(res)
         if progress:
             level = res.verdict.level if res.verdict else NOT_RUN
-            print(f"[lecture] {claim.name}: {level} ({res.seconds:.0f} s)", flush=True)
+            if res.distrusted:
+                print(f"[lecture] {claim.name}: saved result not trusted ({res.distrusted})", flush=True)
+            how = "reused" if res.reused else ("not rerun" if saved_only else "rerun" if res.distrusted else "ran")
+            print(f"[lecture] {claim.name}: {level} ({how}, {res.seconds:.0f} s)", flush=True)
     total = time.perf_counter() - t0
-    (out / "report.md").write_text(render_report(results, out, quick, seed, total))
+    atomic_write_text(out / "report.md", render_report(results, out, quick, seed, total))
     summary = {
         r.claim.name: {
             "status": r.status,
@@ -647,7 +691,7 @@ def run_all(
         }
         for r in results
     }
-    (out / "report.json").write_text(json.dumps({"quick": quick, "seed": seed, "seconds": total, "claims": summary}, indent=2, default=str))
+    atomic_write_json(out / "report.json", {"quick": quick, "seed": seed, "seconds": total, "claims": summary}, indent=2, default=str)
     return results
 
 
