@@ -32,7 +32,11 @@ It also works around these rl-zoo3 pitfalls:
 * evaluation during ``train`` (and ``-optimize`` trials) is deterministic (argmax) in rl-zoo3;
   soft policies can be evaluated stochastically with the bridge option ``--stochastic-eval``,
   the environment variable ``SOFTOPT_ZOO_STOCHASTIC_EVAL=1`` or the hyperparameter
-  ``deterministic_eval: false`` (yaml or ``-params``).
+  ``deterministic_eval: false`` (yaml or ``-params``);
+* a run whose set-up fails removes the run folder it created, and ``enjoy``/``record_video``
+  load the latest run that holds a model (:mod:`sb3_softopt.zoo_runs`);
+* ``-optimize`` with ``--storage`` sends heartbeats, so trials of dead workers end FAIL instead of
+  RUNNING forever, and seeds the sampler per trial number (:mod:`sb3_softopt.zoo_storage`).
 
 Bridge options (taken out of the command line before rl-zoo3 parses it):
 
@@ -40,6 +44,10 @@ Bridge options (taken out of the command line before rl-zoo3 parses it):
     evaluate with ``deterministic=False`` during ``train``.
 ``--figures DIR``
     plotting commands: save every figure they draw as ``DIR/<title>.png`` (headless use).
+``--traceback``
+    print the full traceback of an error (by default: one line, exit status 1; 2 for bad usage).
+``--heartbeat SECONDS``
+    ``-optimize`` with ``--storage``: heartbeat interval of running trials (default 60; 0: none).
 """
 
 from __future__ import annotations
@@ -89,6 +97,10 @@ _ZOO_EXPERIMENT_KEYS = (
 
 STOCHASTIC_EVAL_ENV = "SOFTOPT_ZOO_STOCHASTIC_EVAL"
 FIGURES_ENV = "SOFTOPT_ZOO_FIGURES"
+TRACEBACK_ENV = "SOFTOPT_ZOO_TRACEBACK"
+HEARTBEAT_ENV = "SOFTOPT_ZOO_HEARTBEAT"
+#: default heartbeat interval (seconds) of -optimize trials in a shared storage.
+DEFAULT_HEARTBEAT = 60
 CONFIGS_ENV = "SOFTOPT_ZOO_CONFIGS"
 
 
@@ -330,7 +342,7 @@ def sample_entropy_ppo_params(trial: Any, n_actions: int, n_envs: int, additiona
 # --------------------------------------------------------------------------------------
 # rl-zoo3 patches
 # --------------------------------------------------------------------------------------
-_STATE: dict[str, Any] = {"patched": False, "stochastic_eval": False}
+_STATE: dict[str, Any] = {"patched": False, "stochastic_eval": False, "heartbeat": DEFAULT_HEARTBEAT}
 
 
 def _lenient_store_dict_call(self, parser, namespace, values, option_string=None):  # noqa: ANN001
@@ -353,14 +365,17 @@ def _lenient_store_dict_call(self, parser, namespace, values, option_string=None
 
 def _make_experiment_manager(base: type) -> type:
     from sb3_softopt.common.schedules import make_schedule
+    from sb3_softopt.zoo_runs import CleanSetupMixin
+    from sb3_softopt.zoo_storage import OptimizationMixin
 
-    class SoftoptExperimentManager(base):  # type: ignore[misc, valid-type]
+    class SoftoptExperimentManager(CleanSetupMixin, OptimizationMixin, base):  # type: ignore[misc, valid-type]
         """rl-zoo3's ExperimentManager with the bridge's fixes (see the module docstring)."""
 
         def __init__(self, args, algo, env_id, *pos, config=None, **kwargs):  # noqa: ANN001
             if config is None:
                 config = default_config(algo, env_id)
             super().__init__(args, algo, env_id, *pos, config=config, **kwargs)
+            self._bridge_heartbeat = _STATE["heartbeat"]
             self._bridge_stochastic_eval = bool(_STATE["stochastic_eval"])
             if self._bridge_stochastic_eval:
                 self.deterministic_eval = False
@@ -464,6 +479,11 @@ def register(command: str = "train", strict: bool = False) -> dict[str, type]:
             hp.HYPERPARAMS_CONVERTER[zoo_name] = converter
     # "sac" keeps rl-zoo3's own SAC sampler/converter: our SAC takes the same arguments.
 
+    if command in ("enjoy", "record_video"):
+        from sb3_softopt.zoo_runs import patch_model_path
+
+        patch_model_path()
+
     if not _STATE["patched"]:
         rl_zoo3.utils.StoreDict.__call__ = _lenient_store_dict_call
         import rl_zoo3.train
@@ -478,7 +498,8 @@ def register(command: str = "train", strict: bool = False) -> dict[str, type]:
 # --------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------
-USAGE = f"""usage: softopt-zoo [--stochastic-eval] [--figures DIR] COMMAND [rl-zoo3 arguments]
+USAGE = f"""usage: softopt-zoo [--stochastic-eval] [--figures DIR] [--traceback] [--heartbeat SECONDS]
+                   COMMAND [rl-zoo3 arguments]
 
 COMMAND is one of: {', '.join(COMMANDS)} (rl-zoo3's own commands and arguments;
 `softopt-zoo COMMAND -h` shows them). Extra algorithms: {', '.join(ZOO_ALGOS)}
@@ -489,30 +510,60 @@ bridge options (may appear anywhere, removed before rl-zoo3 parses the rest):
                      (also: {STOCHASTIC_EVAL_ENV}=1, or hyperparameter deterministic_eval: false)
   --figures DIR      plotting commands: save each figure as DIR/<title>.png
                      (also: {FIGURES_ENV}=DIR)
+  --traceback        on error, print the full traceback instead of one line
+                     (also: {TRACEBACK_ENV}=1); exit status 1, or 2 for bad usage
+  --heartbeat SECONDS
+                     -optimize with --storage: running trials send a heartbeat every
+                     SECONDS; a trial silent for 2*SECONDS (dead worker) is marked FAIL
+                     (default {DEFAULT_HEARTBEAT}, 0: off; also: {HEARTBEAT_ENV}=SECONDS)
 """
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _heartbeat(value: str, origin: str) -> int:
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        raise ZooBridgeError(f"{origin} needs a whole number of seconds (0: no heartbeat), got {value!r}")
+    return seconds
+
+
 def _split_bridge_options(argv: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
+    heartbeat = os.environ.get(HEARTBEAT_ENV, "").strip()
     options: dict[str, Any] = {
-        "stochastic_eval": os.environ.get(STOCHASTIC_EVAL_ENV, "").strip().lower() in ("1", "true", "yes", "on"),
+        "stochastic_eval": _flag(STOCHASTIC_EVAL_ENV),
         "figures": os.environ.get(FIGURES_ENV) or None,
+        "traceback": _flag(TRACEBACK_ENV),
+        "heartbeat": _heartbeat(heartbeat, HEARTBEAT_ENV) if heartbeat else DEFAULT_HEARTBEAT,
     }
+    examples = {"--figures": "a folder, e.g. --figures plots/", "--heartbeat": "seconds, e.g. --heartbeat 60"}
     rest: list[str] = []
     args = list(argv)
     i = 0
     while i < len(args):
         arg = args[i]
+        name = arg.split("=", 1)[0]
         if arg == "--stochastic-eval":
             options["stochastic_eval"] = True
-        elif arg == "--figures" or arg.startswith("--figures="):
+        elif arg == "--traceback":
+            options["traceback"] = True
+        elif name in examples:
             if "=" in arg:
                 value = arg.split("=", 1)[1]
             else:
                 if i + 1 >= len(args) or args[i + 1].startswith("-"):
-                    raise ZooBridgeError("--figures needs a folder, e.g. --figures plots/")
+                    raise ZooBridgeError(f"{name} needs {examples[name]}")
                 i += 1
                 value = args[i]
-            options["figures"] = value
+            if name == "--figures":
+                options["figures"] = value
+            else:
+                options["heartbeat"] = _heartbeat(value, name)
         else:
             rest.append(arg)
         i += 1
@@ -582,6 +633,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     :param argv: command line without the program name (default: ``sys.argv[1:]``)
     :raises ZooBridgeError: bad bridge usage when ``argv`` is given (from the command line:
         a one-line error and exit status 2, like argparse)
+    :raises Exception: whatever rl-zoo3 raises, when ``argv`` is given (from the command line:
+        one line on stderr, the traceback only with ``--traceback``, and exit status 1)
     """
     try:
         options, args = _split_bridge_options(sys.argv[1:] if argv is None else argv)
@@ -606,13 +659,23 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     register(command)
     _STATE["stochastic_eval"] = bool(options["stochastic_eval"])
+    _STATE["heartbeat"] = options["heartbeat"]
     saved_argv = sys.argv
     sys.argv = [f"softopt-zoo {command}", *rest]
     try:
         _run_command(command)
+    except Exception as exc:
+        if argv is not None or options["traceback"]:
+            raise
+        from sb3_softopt.zoo_runs import error_line
+
+        # rl-zoo3's own output went to stdout; the reason it stopped is this one line.
+        print(error_line(exc, f"softopt-zoo {command}") + "  (--traceback shows where)", file=sys.stderr)
+        raise SystemExit(2 if isinstance(exc, ZooBridgeError) else 1) from None
     finally:
         sys.argv = saved_argv
         _STATE["stochastic_eval"] = False
+        _STATE["heartbeat"] = DEFAULT_HEARTBEAT
     if options["figures"] is not None and command in ("all_plots", "plot_train", "plot_from_file"):
         with warnings.catch_warnings():
             _save_figures(options["figures"])

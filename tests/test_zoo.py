@@ -197,7 +197,8 @@ def test_command_line_errors_and_help(capsys):
     out = capsys.readouterr().out
     assert "soft_dqn" in out and "--stochastic-eval" in out
     options, rest = zoo._split_bridge_options(["train", "--stochastic-eval", "--figures=out", "--algo", "sac"])
-    assert options == {"stochastic_eval": True, "figures": "out"} and rest == ["train", "--algo", "sac"]
+    assert options == {"stochastic_eval": True, "figures": "out", "traceback": False, "heartbeat": zoo.DEFAULT_HEARTBEAT}
+    assert rest == ["train", "--algo", "sac"]
 
 
 def test_params_keep_schedule_strings():
