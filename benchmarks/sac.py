@@ -242,12 +242,10 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def _plot_pendulum(path: Path, rows: list[dict]) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     for name, style in (("sb3_softopt", "-"), ("sb3", "--")):
         for seed in sorted({r["seed"] for r in rows if r["algo"] == name}):
             pts = [(r["timesteps"], r["eval_return"]) for r in rows if r["algo"] == name and r["seed"] == seed]
@@ -261,7 +259,6 @@ def _plot_pendulum(path: Path, rows: list[dict]) -> None:
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> None:

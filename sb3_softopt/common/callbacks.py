@@ -137,13 +137,11 @@ def plot_entropy_tracking(
     :param png: output path
     :param title: figure title
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     runs = records if isinstance(records, dict) else {"": records}
-    fig, (ax_h, ax_a) = plt.subplots(2, 1, sharex=True, figsize=(7, 5.5))
+    fig = Figure(figsize=(7, 5.5))
+    (ax_h, ax_a) = fig.subplots(2, 1, sharex=True)
     for i, (label, rows) in enumerate(runs.items()):
         color = f"C{i}"
         prefix = f"{label}: " if label else ""
@@ -170,5 +168,4 @@ def plot_entropy_tracking(
     png = Path(png)
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=120)
-    plt.close(fig)
     return png

@@ -311,12 +311,10 @@ def run(
 
 
 def _plot(curves: dict[str, dict[str, list[float]]], path: Path, alpha: float, gamma: float, thr: float) -> Path:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig = Figure(figsize=(6.5, 4))
+    ax = fig.subplots()
     for i, (algo, c) in enumerate(curves.items()):
         color = f"C{i}"
         ax.plot(c["steps"], c["kl"], color=color, label=f"{algo} (visitation-weighted)")
@@ -330,7 +328,6 @@ def _plot(curves: dict[str, dict[str, list[float]]], path: Path, alpha: float, g
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

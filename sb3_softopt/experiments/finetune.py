@@ -709,12 +709,10 @@ _COLORS = {
 
 
 def _plot_curves(out: Path, df, tasks: dict[str, float], arms) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
+    fig = Figure(figsize=(5.5 * len(tasks), 4))
+    axes = fig.subplots(1, len(tasks), squeeze=False)
     for ax, (task, thr) in zip(axes[0], tasks.items()):
         for arm in arms:
             d = df[(df.task == task) & (df.arm == arm)]
@@ -732,23 +730,21 @@ def _plot_curves(out: Path, df, tasks: dict[str, float], arms) -> None:
     fig.tight_layout()
     with atomic_path(out / "finetune_curves.png") as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
 
 
 def _plot_coverage(out: Path, algos, seeds) -> None:
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     # Shared axes: the point is to compare how much of the plane each pretrained policy covers.
-    fig, axes = plt.subplots(1, len(algos), figsize=(4.5 * len(algos), 4.8), squeeze=False, sharex=True, sharey=True)
+    fig = Figure(figsize=(4.5 * len(algos), 4.8))
+    axes = fig.subplots(1, len(algos), squeeze=False, sharex=True, sharey=True)
     for ax, algo in zip(axes[0], algos):
         for s in seeds:
             info = json.loads((out / "pretrain" / f"{algo}_seed{s}.json").read_text())
             for t in info["coverage"]["explore"]["trajectories"]:
                 t = np.asarray(t)
-                ax.plot(t[:, 0], t[:, 1], lw=0.6, alpha=0.6, color=plt.cm.tab10(s % 10))
+                ax.plot(t[:, 0], t[:, 1], lw=0.6, alpha=0.6, color=matplotlib.colormaps["tab10"](s % 10))
         ax.set_title(f"{algo} pretrained: exploratory rollouts\n(colour = seed)", fontsize=10)
         ax.set_aspect("equal")
         ax.set_xlabel("x")
@@ -756,7 +752,6 @@ def _plot_coverage(out: Path, algos, seeds) -> None:
     fig.tight_layout()
     with atomic_path(out / "coverage.png") as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
 
 
 # --------------------------------------------------------------------------------------------

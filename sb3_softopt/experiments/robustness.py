@@ -394,12 +394,10 @@ def run(
 
 
 def _plot(curves, strengths, path: Path, env_id: str, n_seeds: int, push_prob: float) -> Path:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex="col")
+    fig = Figure(figsize=(10, 7))
+    axes = fig.subplots(2, 2, sharex="col")
     xlabels = {
         "push": f"push norm (state units, p={push_prob} per step)",
         "action_noise": "action-noise std (x half action range)",
@@ -424,7 +422,6 @@ def _plot(curves, strengths, path: Path, env_id: str, n_seeds: int, push_prob: f
     fig.suptitle(f"Robustness on {env_id}: mean over {n_seeds} seeds, 95% t-CI")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

@@ -278,10 +278,7 @@ def run(
 
 def _plot(path: Path, rows: list[dict], samples: dict[str, list[np.ndarray]], arms: tuple[str, ...]) -> None:
     import gymnasium as gym
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     cont = gym.make("TwoPeakBandit-v0").unwrapped
     disc = gym.make("TwoPeakBanditDiscrete-v0").unwrapped
@@ -290,7 +287,8 @@ def _plot(path: Path, rows: list[dict], samples: dict[str, list[np.ndarray]], ar
     # density in x units: pi_x(x) = pi_a(x / scale) / scale
     optimal_x = np.exp(cont.soft_optimal_log_density(grid, ALPHA)) / scale
 
-    fig, axes = plt.subplots(1, len(arms), figsize=(4.2 * len(arms), 3.4), squeeze=False)
+    fig = Figure(figsize=(4.2 * len(arms), 3.4))
+    axes = fig.subplots(1, len(arms), squeeze=False)
     bins = np.linspace(-5, 5, 51)
     for ax, arm in zip(axes[0], arms):
         arm_rows = [r for r in rows if r["algo"] == arm]
@@ -317,7 +315,6 @@ def _plot(path: Path, rows: list[dict], samples: dict[str, list[np.ndarray]], ar
     fig.suptitle("TwoPeakBandit: action distributions of the trained policies", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -145,13 +145,11 @@ def _table(mdp: TabularMDP, alphas: np.ndarray, p_win: float, win: float, loss: 
 
 
 def _plot(rows: list[dict[str, float]], alpha_star: float, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     a = np.array([r["alpha"] for r in rows])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    axes = fig.subplots(1, 2)
     ax = axes[0]
     ax.semilogx(a, [r["exact_p_buy"] for r in rows], "o-", ms=3, label="exact inference")
     ax.semilogx(a, [r["variational_p_buy"] for r in rows], "s-", ms=3, label="variational (soft VI)")
@@ -175,7 +173,6 @@ def _plot(rows: list[dict[str, float]], alpha_star: float, path: Path) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def run(

@@ -51,10 +51,7 @@ def _snapshot_times(T: int, quick: bool) -> list[int]:
 
 
 def _plot_cones(fb: Any, env: ReachingGridworld, times: list[int], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.colors import PowerNorm
 
     H, W = env.height, env.width
@@ -63,7 +60,8 @@ def _plot_cones(fb: Any, env: ReachingGridworld, times: list[int], path: Path) -
         ("backward  beta_t (normalised)", fb.backward),
         ("marginal  p(s_t | O) ~ alpha*beta", fb.marginals),
     ]
-    fig, axes = plt.subplots(3, len(times), figsize=(2.3 * len(times), 4.8), squeeze=False)
+    fig = Figure(figsize=(2.3 * len(times), 4.8))
+    axes = fig.subplots(3, len(times), squeeze=False)
     sx, sy = env.start_xy
     gx, gy = env.goal_xy
     for i, (name, arr) in enumerate(rows):
@@ -82,16 +80,13 @@ def _plot_cones(fb: Any, env: ReachingGridworld, times: list[int], path: Path) -
     fig.suptitle("Reaching: forward cone x backward cone = state marginal (sqrt colour scale)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _plot_entropy(curves: dict[str, np.ndarray], path: Path) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig = Figure(figsize=(6, 3.6))
+    ax = fig.subplots()
     for name, h in curves.items():
         ax.plot(np.arange(len(h)), h, marker="o", ms=2.5, label=name)
     ax.set_xlabel("time step t")
@@ -100,14 +95,10 @@ def _plot_entropy(curves: dict[str, np.ndarray], path: Path) -> None:
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def _plot_slip(env: ReachingGridworld, v_ex: np.ndarray, v_var: np.ndarray, tv: np.ndarray, p_slip: float, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     H, W = env.height, env.width
     panels = [
@@ -116,7 +107,8 @@ def _plot_slip(env: ReachingGridworld, v_ex: np.ndarray, v_var: np.ndarray, tv: 
         ("V_0 exact - variational", v_ex - v_var, "Reds"),
         ("TV(pi_exact, pi_var) at t=0", tv, "Blues"),
     ]
-    fig, axes = plt.subplots(1, 4, figsize=(15, 2.8))
+    fig = Figure(figsize=(15, 2.8))
+    axes = fig.subplots(1, 4)
     for ax, (name, arr, cmap) in zip(axes, panels):
         im = ax.imshow(arr.reshape(H, W), cmap=cmap, interpolation="nearest")
         ax.set_title(name, fontsize=9)
@@ -126,7 +118,6 @@ def _plot_slip(env: ReachingGridworld, v_ex: np.ndarray, v_var: np.ndarray, tv: 
     fig.suptitle(f"p_slip = {p_slip}: exact inference is optimistic about slips", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def run(
