@@ -298,3 +298,16 @@ def test_damaged_data_member_and_sound_file_errors(tmp_path):
     assert not isinstance(info.value, CheckpointError)
     with pytest.raises(FileNotFoundError):
         SoftDQN.load(tmp_path / "missing.zip")
+
+
+@pytest.mark.parametrize("shape", [(2, 4), (2, 84, 84)])
+def test_transition_check_small_and_large_observations(shape):
+    from sb3_softopt.common.checks import check_finite_transition
+
+    obs = np.ones(shape, dtype=np.float32)
+    rewards, dones, infos = np.zeros(2, np.float32), np.zeros(2, bool), [{}, {}]
+    # Huge but finite values overflow a float32 sum: they must pass (the exact check decides).
+    check_finite_transition("A", np.full(2, 3e38, np.float32), np.full(shape, 3e38, np.float32), dones, infos, 1)
+    obs[(1, *(0,) * (len(shape) - 1))] = np.inf
+    with pytest.raises(NonFiniteError, match=r"observation \(inf\) from env 1 at timestep 9"):
+        check_finite_transition("A", rewards, obs, dones, infos, 9)
