@@ -58,9 +58,11 @@ import runpy
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# Re-exported: scripts read entries through the bridge module, as they always did.
+from sb3_softopt.zoo_entry import ZooBridgeError, ZooEntry, zoo_entry  # noqa: F401
 
 __all__ = [
     "COMMANDS",
@@ -102,10 +104,6 @@ HEARTBEAT_ENV = "SOFTOPT_ZOO_HEARTBEAT"
 #: default heartbeat interval (seconds) of -optimize trials in a shared storage.
 DEFAULT_HEARTBEAT = 60
 CONFIGS_ENV = "SOFTOPT_ZOO_CONFIGS"
-
-
-class ZooBridgeError(ValueError):
-    """Bad use of the bridge (unknown command, missing option value, ...)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -168,63 +166,6 @@ def default_config(algo: str, env_id: str) -> str | None:
         if not zoo.is_file():
             return str(ours)
     return None
-
-
-@dataclass(frozen=True)
-class ZooEntry:
-    """One env entry of an rl-zoo3 hyperparameter file, converted as rl-zoo3's train does.
-
-    :param policy: the policy name (``"MlpPolicy"`` ...)
-    :param kwargs: constructor keyword arguments: schedule strings of ``learning_rate`` /
-        ``clip_range`` turned into schedules, ``policy_kwargs`` evaluated; strings that our
-        algorithms parse themselves (``ent_coef``, ``target_entropy`` ...) are kept
-    :param n_timesteps: the entry's training budget
-    :param env_kwargs: keyword arguments for ``gym.make``
-    """
-
-    policy: str
-    kwargs: dict[str, Any]
-    n_timesteps: int
-    env_kwargs: dict[str, Any]
-
-
-def zoo_entry(env_id: str, algo: str = "soft_dqn", path: str | Path | None = None) -> ZooEntry:
-    """Read the entry of ``env_id`` from a hyperparameter file, by default our shipped
-    ``zoo_configs/<algo>.yml``, so that scripts train with exactly what ``train`` would use.
-
-    :raises ZooBridgeError: no file, or no entry for ``env_id`` in it
-    """
-    import torch as th
-    import yaml
-
-    from sb3_softopt.common.schedules import make_schedule
-
-    if path is None:
-        folder = zoo_configs_dir()
-        if folder is None:
-            raise ZooBridgeError("no zoo_configs folder found (set $" + CONFIGS_ENV + ")")
-        path = folder / f"{algo}.yml"
-    path = Path(path)
-    if not path.is_file():
-        raise ZooBridgeError(f"hyperparameter file {path} does not exist")
-    with open(path) as f:
-        table = yaml.safe_load(f) or {}
-    if env_id not in table:
-        raise ZooBridgeError(f"{path} has no entry for {env_id!r} (it has {sorted(table)})")
-    params = dict(table[env_id])
-    kwargs = {k: v for k, v in params.items() if k not in _ZOO_EXPERIMENT_KEYS}
-    for key in _ZOO_SCHEDULE_KEYS:
-        if isinstance(kwargs.get(key), str):
-            kwargs[key] = make_schedule(kwargs[key], name=key)
-    if isinstance(kwargs.get("policy_kwargs"), str):
-        # rl-zoo3's convention: the yaml holds Python source for this dict
-        kwargs["policy_kwargs"] = eval(kwargs["policy_kwargs"], {"dict": dict, "nn": th.nn})  # noqa: S307
-    return ZooEntry(
-        policy=str(params.get("policy", "MlpPolicy")),
-        kwargs=kwargs,
-        n_timesteps=int(float(params.get("n_timesteps", 0))),
-        env_kwargs=dict(params.get("env_kwargs") or {}),
-    )
 
 
 # --------------------------------------------------------------------------------------

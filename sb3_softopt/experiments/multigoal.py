@@ -77,23 +77,19 @@ def goal_counts(goals: np.ndarray) -> dict[str, Any]:
 def _train(arm: str, seed: int, steps: int | None):
     import copy
 
-    import gymnasium as gym
     from stable_baselines3 import DDPG
-    from stable_baselines3.common.noise import NormalActionNoise
 
     from sb3_softopt import SQL
-    from sb3_softopt.zoo import zoo_entry
+    from sb3_softopt.zoo_entry import zoo_entry
 
     entry = zoo_entry("MultiGoal-v0", arm)
-    kwargs = copy.deepcopy(entry.kwargs)
+    kwargs = copy.deepcopy(entry.kwargs)  # the entry's action noise object is not shared between runs
     budget = steps or entry.n_timesteps
     if arm == "sql":
         return SQL(entry.policy, "MultiGoal-v0", seed=seed, **kwargs).learn(budget), budget, 0.0
-    noise_std = float(kwargs.pop("noise_std"))
-    kwargs.pop("noise_type")
-    env = gym.make("MultiGoal-v0")
-    noise = NormalActionNoise(np.zeros(2), noise_std * np.ones(2))
-    return DDPG(entry.policy, env, seed=seed, action_noise=noise, **kwargs).learn(budget), budget, noise_std
+    # kwargs holds the entry's action noise (noise_type / noise_std), built as rl-zoo3 builds it.
+    model = DDPG(entry.policy, "MultiGoal-v0", seed=seed, **kwargs)
+    return model.learn(budget), budget, float(entry.hyperparams["noise_std"])
 
 
 def _job(arm: str, seed: int, steps: int | None, n_rollouts: int) -> tuple[list[dict], list[np.ndarray]]:
