@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from sb3_softopt.experiments import finetune as ft
 
@@ -71,6 +72,16 @@ def test_steps_to_threshold_and_statistics():
     assert lo <= 3.0 <= hi and lo >= 1 and hi <= 100
     assert ft.bootstrap_ci([7, 7, 7]) == (7.0, 7.0)
     assert all(math.isnan(v) for v in ft.bootstrap_ci([]))
+    # The curves' t-intervals, column by column, against scipy's closed form.
+    values = np.array([[1.0, 5.0, 2.0], [2.0, 5.0, 4.0], [4.0, 5.0, 9.0]])
+    mean, half = ft._mean_ci(values)
+    for j in range(values.shape[1]):
+        col = values[:, j]
+        if np.ptp(col) == 0:
+            assert half[j] == 0.0
+            continue
+        lo, hi = stats.t.interval(0.95, len(col) - 1, loc=col.mean(), scale=stats.sem(col))
+        assert (mean[j] - half[j], mean[j] + half[j]) == pytest.approx((lo, hi))
 
 
 def test_coverage_separates_wide_from_committed_policy():

@@ -32,9 +32,10 @@ killed at any moment (even SIGKILL) resumes to the same results as an uninterrup
 that fails the check is named on stderr and its run redone. Workers exit when the parent dies.
 
 Statistics: IQM (interquartile mean, ``scipy.stats.trim_mean(x, 0.25)``, as rliable's
-``aggregate_iqm``) with percentile bootstrap 95% CIs over seeds (resampling seeds with
-replacement, 5000 draws). ``rliable.library`` is not used because it fails to import with the
-installed ``arch``/``pandas``; the bootstrap is the same idea, un-stratified, documented here.
+``aggregate_iqm``) with percentile bootstrap 95% CIs over seeds (``scipy.stats.bootstrap``, 5000
+resamples of the seeds). ``rliable.library`` is not used: rliable 1.2 needs ``arch<8``, which fails
+to import with pandas 3, and with arch 8 it imports but its interval estimates fail (arch 8 no
+longer takes ``random_state``).
 A run that never reaches the threshold counts as ``finetune_steps`` (censored; the table says how
 many runs reached it).
 """
@@ -126,30 +127,39 @@ def iqm(x: Sequence[float]) -> float:
 
 def bootstrap_ci(x: Sequence[float], stat=iqm, n_boot: int = 5000, conf: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap CI of ``stat`` over seeds (resampled with replacement)."""
+    from scipy import stats
+    from scipy.stats import trim_mean
+
     arr = np.asarray(x, dtype=float)
     if arr.size == 0:
         return (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    samples = arr[rng.integers(0, arr.size, size=(n_boot, arr.size))]
+    if arr.size < 2 or np.ptp(arr) == 0:  # every resample is the sample itself
+        value = float(stat(arr))
+        return (value, value)
     if stat is iqm:
-        # Vectorised trim_mean(., 0.25): same cut (int(0.25 n) each side) on every resample.
-        cut = int(0.25 * arr.size)
-        stats = np.sort(samples, axis=1)[:, cut : arr.size - cut].mean(axis=1)
+        statistic = lambda s, axis: trim_mean(s, 0.25, axis=axis)  # noqa: E731  (vectorised IQM)
     else:
-        stats = np.array([stat(row) for row in samples])
-    lo, hi = np.quantile(stats, [(1 - conf) / 2, 1 - (1 - conf) / 2])
-    return float(lo), float(hi)
+        statistic = lambda s, axis: np.apply_along_axis(stat, axis, s)  # noqa: E731
+    res = stats.bootstrap(
+        (arr,), statistic, n_resamples=n_boot, confidence_level=conf, method="percentile", rng=np.random.default_rng(seed)
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def _mean_ci(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and half-width of a t-based 95% CI along axis 0 (for the curves)."""
-    from scipy.stats import t as student_t
+    import warnings
+
+    from scipy import stats
 
     n = values.shape[0]
     mean = values.mean(axis=0)
     if n < 2:
         return mean, np.zeros_like(mean)
-    half = student_t.ppf(0.975, n - 1) * values.std(axis=0, ddof=1) / math.sqrt(n)
+    with warnings.catch_warnings():  # identical values in a column: scipy warns, the half-width is 0
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ci = stats.ttest_1samp(values, 0.0, axis=0).confidence_interval(0.95)
+    half = np.where(np.ptp(values, axis=0) == 0, 0.0, (ci.high - ci.low) / 2)
     return mean, half
 
 
@@ -300,6 +310,8 @@ def pretrained_coverage(model, env_id: str, n_episodes: int, seed: int, stochast
         evenly; bin-free, unlike a heading histogram), ``mean_speed`` and the trajectories
         (list of ``(T, 2)`` lists).
     """
+    from scipy.stats import entropy as scipy_entropy
+
     env = _make_env(env_id, seed + 20_000)
     rng = np.random.default_rng(seed)
     noise_std = DDPG_NOISE_STD if getattr(model, "action_noise", None) is not None else 0.0
@@ -326,7 +338,7 @@ def pretrained_coverage(model, env_id: str, n_episodes: int, seed: int, stochast
     h = np.asarray(headings)
     resultant = float(np.hypot(np.cos(h).mean(), np.sin(h).mean()))
     return {
-        "position_entropy": float(-(prob * np.log(prob)).sum()),
+        "position_entropy": float(scipy_entropy(prob)),
         "heading_spread": 1.0 - resultant,
         "mean_speed": float(np.mean(speeds)),
         "trajectories": [t.round(3).tolist() for t in trajs],

@@ -212,8 +212,10 @@ def mean_ci(values: Sequence[SupportsFloat], level: float = 0.95) -> tuple[float
     m = float(x.mean())
     if x.size < 2:
         return m, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-    return m, m - half, m + half
+    if np.ptp(x) == 0:  # scipy warns on identical values; the interval is the point
+        return m, m, m
+    ci = stats.ttest_1samp(x, 0.0).confidence_interval(level)
+    return m, float(ci.low), float(ci.high)
 
 
 def welch_diff_ci(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
@@ -224,13 +226,10 @@ def welch_diff_ci(a: Sequence[float], b: Sequence[float], level: float = 0.95) -
     d = float(a.mean() - b.mean())
     if a.size < 2 or b.size < 2:
         return d, float("nan"), float("nan")
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    se = math.sqrt(va + vb)
-    if se == 0:
+    if np.ptp(a) == 0 and np.ptp(b) == 0:
         return d, d, d
-    dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
-    half = float(stats.t.ppf(0.5 + level / 2, dof) * se)
-    return d, d - half, d + half
+    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(level)
+    return d, float(ci.low), float(ci.high)
 
 
 # Defaults per environment: push strengths (state units), which coordinates pushes act on,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy import special
 import torch
 
 #: Below this many elements numpy's exp is cheaper than handing the array to torch.
@@ -125,7 +126,5 @@ def soft_max_policy(q: np.ndarray, alpha: float) -> np.ndarray:
 
 def entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
     """Shannon entropy (nats) of distributions along ``axis`` (``0 log 0 = 0``)."""
-    p = np.asarray(p, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
-    return 0.0 - terms.sum(axis=axis)  # 0.0 - x turns -0.0 into 0.0
+    # scipy.special.entr: -p log p, 0 at p = 0 (scipy.stats.entropy would also renormalise p).
+    return special.entr(np.asarray(p, dtype=np.float64)).sum(axis=axis) + 0.0  # + 0.0 turns -0.0 into 0.0
