@@ -10,7 +10,7 @@ from stable_baselines3 import PPO
 
 from sb3_softopt import SAC, SoftDQN
 from sb3_softopt.common.callbacks import EntropyTrackingCallback, plot_entropy_tracking
-from sb3_softopt.common.schedules import LinearSchedule
+from sb3_softopt.common.schedules import Linear
 
 
 def _read_csv(path):
@@ -35,7 +35,7 @@ def test_sac_rows_follow_the_target_schedule(tmp_out):
     assert (tmp_out / "h.png").stat().st_size > 0
     # one update per step after learning_starts, none recorded twice
     assert [int(r["timestep"]) for r in rows] == list(range(starts + 1, total + 1))
-    schedule = LinearSchedule(0.0, -2.0)
+    schedule = Linear(0.0, -2.0)
     for row in rows:
         progress = 1.0 - int(row["timestep"]) / total
         assert float(row["target_entropy"]) == pytest.approx(schedule(progress), abs=1e-9)

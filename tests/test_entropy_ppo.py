@@ -19,7 +19,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 import sb3_softopt
 from sb3_softopt import EntropyPPO
-from sb3_softopt.common.schedules import LinearSchedule, ScheduleError
+from sb3_softopt.common.schedules import Linear, ScheduleError
 from sb3_softopt.entropy_ppo import DEFAULT_TOTAL_TIMESTEPS
 from sb3_softopt.entropy_ppo.entropy_ppo import default_target_entropy
 
@@ -222,7 +222,7 @@ def test_schedule_temperature_is_followed_and_logged():
     model.set_logger(Logger(folder=None, output_formats=[Rows()]))
     assert model.current_soft_ent_coef() == pytest.approx(0.5)
     model.learn(10 * SMALL["n_steps"])
-    expected = [LinearSchedule(0.5, 0.1)(1 - k / 10) for k in range(10)]
+    expected = [Linear(0.5, 0.1)(1 - k / 10) for k in range(10)]
     # Logged with the update that used it; SB3 dumps before train(), so the 10th is not dumped.
     logged = [row["train/soft_ent_coef"] for row in Rows.rows if "train/loss" in row]
     np.testing.assert_allclose(logged, expected[:9], atol=1e-6)

@@ -11,7 +11,7 @@ import torch as th
 from stable_baselines3 import SAC as SB3SAC
 
 from sb3_softopt import SAC
-from sb3_softopt.common.schedules import ConstantSchedule, LinearSchedule
+from sb3_softopt.common.schedules import Constant, Linear
 
 SMALL = dict(learning_starts=50, batch_size=32, policy_kwargs=dict(net_arch=[32, 32]))
 LOG_KEYS = (
@@ -53,7 +53,7 @@ def test_identical_to_sb3_with_defaults(sb3_default):
 
 @pytest.mark.parametrize(
     "target_entropy",
-    [-1.0, "const_-1", ConstantSchedule(-1.0), lambda progress: -1.0],
+    [-1.0, "const_-1", Constant(-1.0), lambda progress: -1.0],
     ids=["float", "string", "schedule", "callable"],
 )
 def test_constant_target_schedule_is_identical_to_auto(target_entropy, sb3_small):
@@ -90,7 +90,7 @@ def test_save_load_roundtrip_keeps_schedules(tmp_out):
     model = SAC("MlpPolicy", "Pendulum-v1", seed=0, target_entropy="lin_-1_-3", **SMALL).learn(60)
     model.save(tmp_out / "ours.zip")
     loaded = SAC.load(tmp_out / "ours.zip")
-    assert loaded.target_entropy_schedule == LinearSchedule(-1.0, -3.0)
+    assert loaded.target_entropy_schedule == Linear(-1.0, -3.0)
     assert loaded.target_entropy_schedule(0.5) == pytest.approx(-2.0)
     _assert_same_parameters(loaded, model)
 
@@ -159,7 +159,7 @@ def test_target_entropy_schedule_reaches_the_temperature_loss():
         # loss = -log(alpha) * (log pi + H_0), averaged over the batch
         expected_loss = -log_alpha * (-logged["train/entropy"] + target)
         assert logged["train/ent_coef_loss"] == pytest.approx(expected_loss, rel=1e-4, abs=1e-6)
-    assert model.target_entropy == LinearSchedule(2.0, -4.0)
+    assert model.target_entropy == Linear(2.0, -4.0)
 
 
 def test_auto_temperature_moves_towards_the_target():
@@ -167,7 +167,7 @@ def test_auto_temperature_moves_towards_the_target():
     # each case, so that momentum from earlier steps cannot mask the sign of the gradient.
     model = SAC("MlpPolicy", "Pendulum-v1", seed=6, ent_coef="auto_0.5", **SMALL).learn(50)
     for target, sign in ((-10.0, -1.0), (10.0, 1.0)):
-        model.target_entropy_schedule = ConstantSchedule(target)
+        model.target_entropy_schedule = Constant(target)
         model.ent_coef_optimizer = th.optim.Adam([model.log_ent_coef], lr=1e-3)
         before = model.log_ent_coef.item()
         _one_update(model, 1.0)

@@ -4,9 +4,9 @@ import pickle
 import pytest
 
 from sb3_softopt.common import (
-    ConstantSchedule,
-    LinearSchedule,
-    LogLinearSchedule,
+    Constant,
+    Linear,
+    LogLinear,
     ScheduleError,
     make_schedule,
     parse_schedule,
@@ -42,9 +42,9 @@ def test_parse_schedule_rejects_malformed(bad):
 
 
 def test_schedule_clips_progress_and_pickles():
-    sched = LinearSchedule(1.0, 0.0)
+    sched = Linear(1.0, 0.0)
     assert sched(1.5) == 1.0 and sched(-0.5) == 0.0
-    for s in (ConstantSchedule(2.0), LinearSchedule(1.0, 2.0), LogLinearSchedule(1.0, 0.1)):
+    for s in (Constant(2.0), Linear(1.0, 2.0), LogLinear(1.0, 0.1)):
         assert pickle.loads(pickle.dumps(s)) == s
 
 
@@ -139,3 +139,14 @@ def test_scalar_adam_falls_back_for_other_options():
         assert fast.step(g) == b.item()
     fast.commit()
     assert th.equal(a, b)
+
+
+def test_objects_pickled_under_the_former_names_still_load():
+    import pickle
+
+    from sb3_softopt.common.schedules import Constant, Linear, LogLinear
+
+    for obj, old in ((Constant(2.0), b"ConstantSchedule"), (Linear(1.0, 0.5), b"LinearSchedule"), (LogLinear(1.0, 0.1), b"LogLinearSchedule")):
+        data = pickle.dumps(obj, protocol=0).replace(b"\n" + type(obj).__name__.encode() + b"\n", b"\n" + old + b"\n")
+        assert old in data
+        assert pickle.loads(data) == obj

@@ -1,9 +1,9 @@
 """Helpers shared by the algorithms: schedules and temperature parsing."""
 
 from sb3_softopt.common.schedules import (
-    ConstantSchedule,
-    LinearSchedule,
-    LogLinearSchedule,
+    Constant,
+    Linear,
+    LogLinear,
     Schedule,
     ScheduleError,
     make_schedule,
@@ -12,9 +12,9 @@ from sb3_softopt.common.schedules import (
 from sb3_softopt.common.temperature import TemperatureConfig, parse_target_entropy, parse_temperature
 
 __all__ = [
-    "ConstantSchedule",
-    "LinearSchedule",
-    "LogLinearSchedule",
+    "Constant",
+    "Linear",
+    "LogLinear",
     "Schedule",
     "ScheduleError",
     "TemperatureConfig",

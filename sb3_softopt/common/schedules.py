@@ -17,7 +17,9 @@ string                  value at progress_remaining ``p``
 ======================  =====================================================
 
 Schedules are small picklable classes (not lambdas) so that ``save``/``load``
-round-trip them and their ``repr`` is readable in logs.
+round-trip them and their ``repr`` is readable in logs: :class:`Constant`, :class:`Linear`,
+:class:`LogLinear` and :class:`FromCallable` (named so as not to be confused with SB3's
+``ConstantSchedule`` / ``LinearSchedule``, which take other arguments).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class Schedule:
         return float(self(0.0))
 
 
-class ConstantSchedule(Schedule):
+class Constant(Schedule):
     """Always ``value``."""
 
     def __init__(self, value: float):
@@ -60,13 +62,13 @@ class ConstantSchedule(Schedule):
         return self.value
 
     def __repr__(self) -> str:
-        return f"ConstantSchedule({self.value!r})"
+        return f"Constant({self.value!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ConstantSchedule) and other.value == self.value
+        return isinstance(other, Constant) and other.value == self.value
 
 
-class LinearSchedule(Schedule):
+class Linear(Schedule):
     """Linear interpolation from ``start`` (p=1) to ``end`` (p=0)."""
 
     def __init__(self, start: float, end: float = 0.0):
@@ -77,13 +79,13 @@ class LinearSchedule(Schedule):
         return self.end + (self.start - self.end) * p
 
     def __repr__(self) -> str:
-        return f"LinearSchedule(start={self.start!r}, end={self.end!r})"
+        return f"Linear(start={self.start!r}, end={self.end!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, LinearSchedule) and (other.start, other.end) == (self.start, self.end)
+        return isinstance(other, Linear) and (other.start, other.end) == (self.start, self.end)
 
 
-class LogLinearSchedule(Schedule):
+class LogLinear(Schedule):
     """Geometric interpolation from ``start`` (p=1) to ``end`` (p=0); both must be > 0.
 
     This is the temperature anneal used for finetuning in Haarnoja et al. (2017):
@@ -102,13 +104,13 @@ class LogLinearSchedule(Schedule):
         return math.exp(self._log_end + (self._log_start - self._log_end) * p)
 
     def __repr__(self) -> str:
-        return f"LogLinearSchedule(start={self.start!r}, end={self.end!r})"
+        return f"LogLinear(start={self.start!r}, end={self.end!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, LogLinearSchedule) and (other.start, other.end) == (self.start, self.end)
+        return isinstance(other, LogLinear) and (other.start, other.end) == (self.start, self.end)
 
 
-class CallableSchedule(Schedule):
+class FromCallable(Schedule):
     """Wraps a user callable so that it gets the Schedule helpers."""
 
     def __init__(self, func: Callable[[float], float]):
@@ -118,7 +120,7 @@ class CallableSchedule(Schedule):
         return float(self.func(progress_remaining))
 
     def __repr__(self) -> str:
-        return f"CallableSchedule({self.func!r})"
+        return f"FromCallable({self.func!r})"
 
 
 def _parse_float(token: str, text: str) -> float:
@@ -139,7 +141,7 @@ def parse_schedule(text: str) -> Schedule:
     if not raw:
         raise ScheduleError("empty schedule string")
     try:
-        return ConstantSchedule(_parse_float(raw, text))
+        return Constant(_parse_float(raw, text))
     except ScheduleError:
         pass
     kind, _, rest = raw.partition("_")
@@ -151,15 +153,15 @@ def parse_schedule(text: str) -> Schedule:
     if kind in ("const", "constant"):
         if len(values) != 1:
             raise ScheduleError(f"'const' schedule takes one value, got {text!r} (e.g. 'const_0.2')")
-        return ConstantSchedule(values[0])
+        return Constant(values[0])
     if kind in ("lin", "linear"):
         if len(values) not in (1, 2):
             raise ScheduleError(f"'lin' schedule takes one or two values, got {text!r} (e.g. 'lin_0.1_0.001')")
-        return LinearSchedule(*values)
+        return Linear(*values)
     if kind in ("loglin", "exp", "loglinear"):
         if len(values) != 2:
             raise ScheduleError(f"'loglin' schedule takes two values, got {text!r} (e.g. 'loglin_0.1_0.001')")
-        return LogLinearSchedule(*values)
+        return LogLinear(*values)
     raise ScheduleError(
         f"unknown schedule {text!r}: use a number, 'const_V', 'lin_START[_END]' or 'loglin_START_END'"
     )
@@ -178,14 +180,14 @@ def make_schedule(value: ScheduleLike, name: str = "schedule") -> Schedule:
     if isinstance(value, numbers.Real):  # Python and numpy scalars (optuna and numpy code produce the latter)
         if not math.isfinite(float(value)):
             raise ScheduleError(f"{name} must be finite, got {value}")
-        return ConstantSchedule(float(value))
+        return Constant(float(value))
     if isinstance(value, str):
         try:
             return parse_schedule(value)
         except ScheduleError as exc:
             raise ScheduleError(f"{name}: {exc}") from None
     if callable(value):
-        return CallableSchedule(value)
+        return FromCallable(value)
     raise ScheduleError(f"{name} must be a number, a schedule string or a callable, got {type(value).__name__}")
 
 
@@ -199,3 +201,12 @@ def check_schedule_range(schedule: Schedule, name: str, *, positive: bool = Fals
             raise ValueError(f"{name} must be > 0, got {v} at progress_remaining={p}")
         if non_negative and v < 0:
             raise ValueError(f"{name} must be >= 0, got {v} at progress_remaining={p}")
+
+
+# Former names, kept so that models saved before the rename (which pickle these classes) still
+# load. They are not exported: SB3 2.9 has a ConstantSchedule and a LinearSchedule with other
+# signatures, and the old names invited mixing the two up.
+ConstantSchedule = Constant
+LinearSchedule = Linear
+LogLinearSchedule = LogLinear
+CallableSchedule = FromCallable

@@ -48,7 +48,7 @@ from torch.nn import functional as F
 
 from sb3_softopt.common.checkpoint import CheckpointLoadMixin
 from sb3_softopt.common.checks import check_discount, check_finite_loss, check_finite_transition
-from sb3_softopt.common.schedules import ConstantSchedule, Schedule
+from sb3_softopt.common.schedules import Constant, Schedule
 from sb3_softopt.common.temperature import parse_target_entropy, parse_temperature
 
 __all__ = ["SAC"]
@@ -118,9 +118,9 @@ class SAC(CheckpointLoadMixin, SB3SAC):
 
         self.target_entropy_schedule = target_schedule
         # A constant stays a float (SB3's type); a real schedule is kept so that save/load keeps it.
-        self.target_entropy = target_schedule.value if isinstance(target_schedule, ConstantSchedule) else target_schedule
+        self.target_entropy = target_schedule.value if isinstance(target_schedule, Constant) else target_schedule
         self.ent_coef_schedule = None if temperature.auto else temperature.schedule
-        if isinstance(self.ent_coef_schedule, ConstantSchedule):
+        if isinstance(self.ent_coef_schedule, Constant):
             self.ent_coef_schedule = None  # nothing to update; ``ent_coef_tensor`` is SB3's constant
 
     def _store_transition(
