@@ -7,6 +7,7 @@ import pytest
 from scipy.special import logsumexp
 
 from sb3_softopt.experiments.equivalence import (
+    MAX_EPISODE_STEPS,
     _make_agent,
     KLTracker,
     exact_reference,
@@ -115,3 +116,16 @@ def test_both_agents_move_toward_the_exact_policy(tmp_out, ref):
     assert (tmp_out / "equivalence_kl.png").stat().st_size > 0
     saved = json.loads((tmp_out / "equivalence.json").read_text())
     assert saved["alpha"] == ALPHA and saved["gamma"] == GAMMA and saved["kl_threshold"] == 0.05
+
+
+def test_visit_weights_equal_a_hand_propagation(ref):
+    """The weights come from forward_messages; propagate the state distribution by hand instead."""
+    base = make_env().unwrapped
+    P = np.asarray(base.transition_matrix, dtype=np.float64)
+    P_pi = np.einsum("sa,sat->st", np.exp(ref.log_policy), P)
+    p, visits = np.asarray(base.initial_state_dist, dtype=np.float64).copy(), np.zeros(P.shape[0])
+    for _ in range(MAX_EPISODE_STEPS):  # mass entering the goal stops there
+        p = np.where(~ref.nonterminal, 0.0, p)
+        visits += p
+        p = p @ P_pi
+    np.testing.assert_allclose(ref.weights, visits / visits.sum(), atol=1e-12)

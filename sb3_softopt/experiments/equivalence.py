@@ -100,7 +100,7 @@ def exact_reference(env: gym.Env, alpha: float, gamma: float, visit_steps: int =
     :param gamma: discount in (0, 1).
     :param visit_steps: episode length used for the expected-visit weights.
     """
-    from sb3_softopt.inference import TabularMDP, soft_value_iteration
+    from sb3_softopt.inference import TabularMDP, forward_messages, soft_value_iteration
 
     if not (0 < gamma < 1):
         raise ValueError(f"gamma must be in (0, 1) for the infinite-horizon reference, got gamma={gamma!r}")
@@ -115,16 +115,10 @@ def exact_reference(env: gym.Env, alpha: float, gamma: float, visit_steps: int =
     mdp = TabularMDP.from_env(env, horizon=None, terminal_states=terminal)
     sol = soft_value_iteration(mdp, alpha=alpha, gamma=gamma, horizon=None)
     log_pi = np.asarray(sol.log_policy, dtype=np.float64)
-    pi = np.exp(log_pi)
-    # Expected visits within an episode: propagate the state distribution under pi*, counting a
-    # state before the agent acts in it; mass entering a terminal state stops there.
-    p = np.asarray(base.initial_state_dist, dtype=np.float64).copy()
-    visits = np.zeros(S)
-    P_pi = np.einsum("sa,sat->st", pi, P)
-    for _ in range(int(visit_steps)):
-        p = np.where(terminal, 0.0, p)
-        visits += p
-        p = p @ P_pi
+    # Expected visits within an episode: the state distributions under pi* for visit_steps decisions,
+    # counted before the agent acts; terminal states absorb, and are not visits.
+    d = forward_messages(mdp, np.exp(log_pi), horizon=int(visit_steps), initial_state_dist=base.initial_state_dist)
+    visits = np.where(terminal, 0.0, d[:-1].sum(axis=0))
     weights = visits / visits.sum()
     return ExactReference(log_pi, weights, ~terminal, np.asarray(sol.v))
 
