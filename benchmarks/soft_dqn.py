@@ -16,6 +16,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import csv
 import importlib.util
 import json
 import os
@@ -90,9 +91,10 @@ class EvalRecorder(BaseCallback):
     ``wall_s`` is the training time so far: the time spent evaluating is subtracted.
     """
 
-    def __init__(self, args: argparse.Namespace, algo: str, seed: int, env_kwargs: dict, csv, rows: list) -> None:
+    def __init__(self, args: argparse.Namespace, algo: str, seed: int, env_kwargs: dict, writer: csv.DictWriter, file, rows: list) -> None:
         super().__init__()
-        self.args, self.algo, self.seed, self.env_kwargs, self.csv, self.rows = args, algo, seed, env_kwargs, csv, rows
+        self.args, self.algo, self.seed, self.env_kwargs, self.rows = args, algo, seed, env_kwargs, rows
+        self.writer, self.file = writer, file
         self.bar = tqdm(total=args.steps, desc=f"{algo} seed {seed}", leave=False)
         self.eval_time = 0.0
 
@@ -108,10 +110,13 @@ class EvalRecorder(BaseCallback):
             row = dict(algo=self.algo, env=self.args.env, seed=self.seed, step=self.num_timesteps, mean_return=mean,
                        std_return=std, wall_s=time.perf_counter() - self.t0 - self.eval_time)
             self.rows.append(row)
-            self.csv.write(",".join(str(row[k]) for k in row) + "\n")
-            self.csv.flush()
+            self.writer.writerow(row)
+            self.file.flush()
             self.bar.set_postfix(ret=f"{mean:.1f}")
         return True
+
+
+CURVE_COLUMNS = ["algo", "env", "seed", "step", "mean_return", "std_return", "wall_s"]
 
 
 def run_curves(args: argparse.Namespace) -> None:
@@ -122,14 +127,15 @@ def run_curves(args: argparse.Namespace) -> None:
     csv_path = out / "curves.csv"
     new_file = not csv_path.exists()
     rows = []
-    with open(csv_path, "a") as csv:
+    with open(csv_path, "a", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=CURVE_COLUMNS)
         if new_file:
-            csv.write("algo,env,seed,step,mean_return,std_return,wall_s\n")
+            writer.writeheader()
         jobs = [(algo, seed) for seed in args.seeds for algo in args.algos]
         for algo, seed in tqdm(jobs, desc=f"{args.env} runs"):
             th.manual_seed(seed)
             model, env_kwargs = make_model(algo, args.env, seed, overrides if algo == "softdqn" else None)
-            recorder = EvalRecorder(args, algo, seed, env_kwargs, csv, rows)
+            recorder = EvalRecorder(args, algo, seed, env_kwargs, writer, file, rows)
             # One learn() call, as a zoo user trains: learning-rate and temperature schedules are
             # functions of the progress through *this* call, so learning in chunks would restart them.
             model.learn(steps, callback=recorder, progress_bar=False)
