@@ -285,6 +285,23 @@ def sample_entropy_ppo_params(trial: Any, n_actions: int, n_envs: int, additiona
 # --------------------------------------------------------------------------------------
 _STATE: dict[str, Any] = {"patched": False, "stochastic_eval": False, "heartbeat": DEFAULT_HEARTBEAT}
 
+#: How to undo each change :func:`register` made to rl-zoo3, newest last (see :func:`unregister`).
+_UNDO: list[Callable[[], None]] = []
+_MISSING = object()
+
+
+def _set_item(mapping: dict, key: Any, value: Any) -> None:
+    old = mapping.get(key, _MISSING)
+    _UNDO.append(lambda: mapping.pop(key, None) if old is _MISSING else mapping.__setitem__(key, old))
+    mapping[key] = value
+
+
+def _set_attr(owner: Any, name: str, value: Any) -> None:
+    # A class attribute is restored from the class's own __dict__ (not an inherited one).
+    old = vars(owner).get(name, _MISSING) if isinstance(owner, type) else getattr(owner, name, _MISSING)
+    _UNDO.append(lambda: delattr(owner, name) if old is _MISSING else setattr(owner, name, old))
+    setattr(owner, name, value)
+
 
 def _lenient_store_dict_call(self, parser, namespace, values, option_string=None):  # noqa: ANN001
     """rl-zoo3's ``StoreDict`` evaluates every ``key:value`` as Python; schedule strings such as
@@ -404,9 +421,9 @@ def register(command: str = "train", strict: bool = False) -> dict[str, type]:
             continue
         watching = command in ("enjoy", "record_video")
         if watching and zoo_name not in _ZOO_OFF_POLICY and issubclass(cls, OffPolicyAlgorithm):
-            rl_zoo3.utils.ALGOS[zoo_name] = _enjoy_loader(cls)
+            _set_item(rl_zoo3.utils.ALGOS, zoo_name, _enjoy_loader(cls))
         else:
-            rl_zoo3.utils.ALGOS[zoo_name] = cls
+            _set_item(rl_zoo3.utils.ALGOS, zoo_name, cls)
         registered[zoo_name] = cls
 
     samplers: dict[str, tuple[Callable, Callable]] = {
@@ -416,24 +433,33 @@ def register(command: str = "train", strict: bool = False) -> dict[str, type]:
     }
     for zoo_name, (sampler, converter) in samplers.items():
         if zoo_name in registered:
-            hp.HYPERPARAMS_SAMPLER[zoo_name] = sampler
-            hp.HYPERPARAMS_CONVERTER[zoo_name] = converter
+            _set_item(hp.HYPERPARAMS_SAMPLER, zoo_name, sampler)
+            _set_item(hp.HYPERPARAMS_CONVERTER, zoo_name, converter)
     # "sac" keeps rl-zoo3's own SAC sampler/converter: our SAC takes the same arguments.
 
     if command in ("enjoy", "record_video"):
         from sb3_softopt.zoo_runs import patch_model_path
 
-        patch_model_path()
+        patch_model_path(_set_attr)
 
     if not _STATE["patched"]:
-        rl_zoo3.utils.StoreDict.__call__ = _lenient_store_dict_call
+        _set_attr(rl_zoo3.utils.StoreDict, "__call__", _lenient_store_dict_call)
         import rl_zoo3.train
 
         manager = _make_experiment_manager(rl_zoo3.exp_manager.ExperimentManager)
-        rl_zoo3.train.ExperimentManager = manager
+        _set_attr(rl_zoo3.train, "ExperimentManager", manager)
         _STATE["manager"] = manager
         _STATE["patched"] = True
     return registered
+
+
+def unregister() -> None:
+    """Undo every change :func:`register` made to rl-zoo3 (algorithms, samplers, argument parsing,
+    the experiment manager, enjoy's model lookup), newest first; a no-op when nothing is registered."""
+    while _UNDO:
+        _UNDO.pop()()
+    _STATE.pop("manager", None)
+    _STATE["patched"] = False
 
 
 # --------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "CleanSetupMixin",
@@ -109,16 +110,19 @@ def model_path_with_fallback(get_model_path: Callable[..., tuple[str, str, str]]
     return wrapped
 
 
-def patch_model_path() -> None:
+def patch_model_path(set_attr: Callable[[Any, str, Any], None] = setattr) -> None:
     """Make rl-zoo3's ``enjoy``/``record_video`` use :func:`model_path_with_fallback` (idempotent;
-    called by the bridge's entry point, never at import)."""
+    called by the bridge's entry point, never at import).
+
+    :param set_attr: how to set a module attribute (the bridge passes one that records the undo)
+    """
     import rl_zoo3.enjoy
     import rl_zoo3.utils
 
     if not hasattr(rl_zoo3.utils.get_model_path, "__wrapped__"):
         # record_video runs as a fresh __main__ module and imports the name from rl_zoo3.utils.
-        rl_zoo3.utils.get_model_path = model_path_with_fallback(rl_zoo3.utils.get_model_path)
-    rl_zoo3.enjoy.get_model_path = rl_zoo3.utils.get_model_path
+        set_attr(rl_zoo3.utils, "get_model_path", model_path_with_fallback(rl_zoo3.utils.get_model_path))
+    set_attr(rl_zoo3.enjoy, "get_model_path", rl_zoo3.utils.get_model_path)
 
 
 def error_line(exc: BaseException, prog: str = "softopt-zoo") -> str:

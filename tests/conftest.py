@@ -16,3 +16,14 @@ def tmp_out(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     return out
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _undo_zoo_registration():
+    """rl-zoo3 patches made by a test module's ``zoo.register`` calls do not leak into the next module."""
+    yield
+    import sys
+
+    zoo = sys.modules.get("sb3_softopt.zoo")
+    if zoo is not None:
+        zoo.unregister()
