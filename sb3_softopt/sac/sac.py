@@ -34,6 +34,7 @@ exactly the same parameters as SB3's SAC. What it adds:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -42,12 +43,10 @@ from gymnasium import spaces
 from stable_baselines3 import SAC as SB3SAC
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.type_aliases import GymEnv
-from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.common.vec_env import VecEnv
-from torch.nn import functional as F
 
 from sb3_softopt.common.checkpoint import CheckpointLoadMixin
-from sb3_softopt.common.checks import check_discount, check_finite_loss, check_finite_transition
+from sb3_softopt.common.checks import NonFiniteError, check_discount, check_finite_transition, grad_check_hook
 from sb3_softopt.common.schedules import Constant, Schedule
 from sb3_softopt.common.temperature import parse_target_entropy, parse_temperature
 
@@ -122,6 +121,11 @@ class SAC(CheckpointLoadMixin, SB3SAC):
         self.ent_coef_schedule = None if temperature.auto else temperature.schedule
         if isinstance(self.ent_coef_schedule, Constant):
             self.ent_coef_schedule = None  # nothing to update; ``ent_coef_tensor`` is SB3's constant
+        # SB3's loop is not copied: a non-finite loss is refused through its gradient, before the
+        # optimiser moves the parameters.
+        optimizers = [self.actor.optimizer, self.critic.optimizer, self.ent_coef_optimizer]
+        for optimizer in (o for o in optimizers if o is not None):
+            optimizer.register_step_pre_hook(grad_check_hook("SAC", lambda: self._n_updates))
 
     def _store_transition(
         self,
@@ -140,99 +144,48 @@ class SAC(CheckpointLoadMixin, SB3SAC):
         return super()._excluded_save_params() + ["target_entropy_schedule", "ent_coef_schedule"]
 
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
-        # Copied from stable_baselines3 2.9 ``SAC.train`` because the values we log
-        # (``log_prob`` of the reparameterised actions, the critics' Q) are local to its loop,
-        # and sampling them again would consume random numbers and break "identical to SB3
-        # under the same seed". Changes, marked ``# softopt``: the target entropy and a
-        # scheduled alpha are read at the current progress; the diagnostics are accumulated
-        # as detached tensors and synchronised once per call, not per gradient step.
-        self.policy.set_training_mode(True)
-        optimizers = [self.actor.optimizer, self.critic.optimizer]
-        if self.ent_coef_optimizer is not None:
-            optimizers += [self.ent_coef_optimizer]
-
-        self._update_learning_rate(optimizers)
-
-        # softopt: schedules are functions of progress_remaining, like SB3's learning rate.
-        target_entropy = float(self.target_entropy_schedule(self._current_progress_remaining))
+        # Schedules: SB3's loop reads ``self.target_entropy`` (a float) and ``ent_coef_tensor``.
+        progress = self._current_progress_remaining
+        target_entropy = float(self.target_entropy_schedule(progress))
         if self.ent_coef_schedule is not None:
-            self.ent_coef_tensor.fill_(float(self.ent_coef_schedule(self._current_progress_remaining)))
+            self.ent_coef_tensor.fill_(float(self.ent_coef_schedule(progress)))
+        # The values we log (log pi of the reparameterised actions, the critics' Q on the replay
+        # actions) are local to SB3's loop. Sampling them again would consume random numbers and
+        # break "identical to SB3 under the same seed", so the two calls that compute them are
+        # observed, for this call only, through instance attributes that shadow the methods.
+        entropies: list[th.Tensor] = []
+        q_means: list[th.Tensor] = []
+        actor, critic = self.actor, self.critic
 
-        ent_coef_losses, ent_coefs = [], []
-        actor_losses, critic_losses = [], []
-        entropies, q_means = [], []  # softopt
+        def action_log_prob(obs: Any) -> tuple[th.Tensor, th.Tensor]:
+            actions, log_prob = type(actor).action_log_prob(actor, obs)
+            if th.is_grad_enabled():  # the actor loss's batch; the next-state call runs under no_grad
+                entropies.append(-log_prob.detach().mean())
+            return actions, log_prob
 
-        for gradient_step in range(gradient_steps):
-            replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
-            discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
+        def critic_forward(obs: Any, actions: th.Tensor) -> tuple[th.Tensor, ...]:
+            q_values = type(critic).forward(critic, obs, actions)
+            if not actions.requires_grad:  # replay actions (the actor loss's actions carry a gradient)
+                q_means.append(th.cat(q_values, dim=1).detach().mean())
+            return q_values
 
-            if self.use_sde:
-                self.actor.reset_noise()
-
-            actions_pi, log_prob = self.actor.action_log_prob(replay_data.observations)
-            log_prob = log_prob.reshape(-1, 1)
-            entropies.append(-log_prob.detach().mean())  # softopt
-
-            ent_coef_loss = None
-            if self.ent_coef_optimizer is not None and self.log_ent_coef is not None:
-                # Detached so that the other losses do not move alpha (softlearning #60).
-                ent_coef = th.exp(self.log_ent_coef.detach())
-                ent_coef_loss = -(self.log_ent_coef * (log_prob + target_entropy).detach()).mean()  # softopt: scheduled
-                ent_coef_losses.append(ent_coef_loss.item())
-                check_finite_loss("SAC", "ent_coef_loss", ent_coef_losses[-1], self._n_updates + gradient_step)  # softopt
-            else:
-                ent_coef = self.ent_coef_tensor
-
-            ent_coefs.append(ent_coef.item())
-
-            if ent_coef_loss is not None and self.ent_coef_optimizer is not None:
-                self.ent_coef_optimizer.zero_grad()
-                ent_coef_loss.backward()
-                self.ent_coef_optimizer.step()
-
-            with th.no_grad():
-                next_actions, next_log_prob = self.actor.action_log_prob(replay_data.next_observations)
-                next_q_values = th.cat(self.critic_target(replay_data.next_observations, next_actions), dim=1)
-                next_q_values, _ = th.min(next_q_values, dim=1, keepdim=True)
-                next_q_values = next_q_values - ent_coef * next_log_prob.reshape(-1, 1)
-                target_q_values = replay_data.rewards + (1 - replay_data.dones) * discounts * next_q_values
-
-            current_q_values = self.critic(replay_data.observations, replay_data.actions)
-            q_means.append(th.cat(current_q_values, dim=1).detach().mean())  # softopt
-
-            critic_loss = 0.5 * sum(F.mse_loss(current_q, target_q_values) for current_q in current_q_values)
-            assert isinstance(critic_loss, th.Tensor)
-            critic_losses.append(critic_loss.item())
-            check_finite_loss("SAC", "critic_loss", critic_losses[-1], self._n_updates + gradient_step)  # softopt
-
-            self.critic.optimizer.zero_grad()
-            critic_loss.backward()
-            self.critic.optimizer.step()
-
-            q_values_pi = th.cat(self.critic(replay_data.observations, actions_pi), dim=1)
-            min_qf_pi, _ = th.min(q_values_pi, dim=1, keepdim=True)
-            actor_loss = (ent_coef * log_prob - min_qf_pi).mean()
-            actor_losses.append(actor_loss.item())
-            check_finite_loss("SAC", "actor_loss", actor_losses[-1], self._n_updates + gradient_step)  # softopt
-
-            self.actor.optimizer.zero_grad()
-            actor_loss.backward()
-            self.actor.optimizer.step()
-
-            if gradient_step % self.target_update_interval == 0:
-                polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
-                # Copy running stats, see SB3 GH issue #996
-                polyak_update(self.batch_norm_stats, self.batch_norm_stats_target, 1.0)
-
-        self._n_updates += gradient_steps
-
-        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        self.logger.record("train/ent_coef", np.mean(ent_coefs))
-        self.logger.record("train/actor_loss", np.mean(actor_losses))
-        self.logger.record("train/critic_loss", np.mean(critic_losses))
-        if len(ent_coef_losses) > 0:
-            self.logger.record("train/ent_coef_loss", np.mean(ent_coef_losses))
-        if gradient_steps > 0:  # softopt: one synchronisation for the whole window
+        schedule, self.target_entropy = self.target_entropy, target_entropy
+        actor.action_log_prob, critic.forward = action_log_prob, critic_forward  # type: ignore[method-assign]
+        try:
+            super().train(gradient_steps, batch_size)
+        finally:
+            del actor.action_log_prob, critic.forward
+            self.target_entropy = schedule
+        values = self.logger.name_to_value
+        for key in ("train/critic_loss", "train/actor_loss", "train/ent_coef_loss"):
+            # An overflowing loss can have finite gradients (the optimiser hooks pass them): say so.
+            if key in values and not math.isfinite(values[key]):
+                raise NonFiniteError(
+                    f"SAC: {key} is {values[key]} in the update window ending at gradient step {self._n_updates}; "
+                    "its gradients were finite (the parameters are too), but the loss overflowed: scale the "
+                    "rewards down or lower learning_rate"
+                )
+        if gradient_steps > 0:  # one synchronisation for the whole window
             entropy, q_mean = th.stack([th.stack(entropies).mean(), th.stack(q_means).mean()]).tolist()
             self.logger.record("train/entropy", entropy)
             self.logger.record("train/target_entropy", target_entropy)
