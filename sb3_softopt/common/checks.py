@@ -242,20 +242,22 @@ def check_finite_loss(algo: str, name: str, value: float, n_updates: int) -> Non
 def grad_check_hook(algo: str, n_updates: Any) -> Any:
     """A ``torch.optim.Optimizer.register_step_pre_hook`` hook that refuses non-finite gradients.
 
-    For loops we do not own (PPO's ``train``): the loss is out of reach there, but a non-finite
-    loss makes the gradients non-finite, and the hook runs before the parameters move.
+    For loops we do not own (SB3's ``PPO.train`` and ``SAC.train``): the loss is out of reach
+    there, but a non-finite loss makes the gradients non-finite, and the hook runs before the
+    parameters move. One fused reduction per step (torch's per-tensor norms, summed); only when
+    that is not finite (NaN, inf, or an overflow of huge finite values) is every tensor checked.
 
     :param algo: the algorithm's name, for the message
     :param n_updates: a callable returning the number of updates done so far
     """
-    total_norm = getattr(th.nn.utils, "get_total_norm", None)
+
+    norms = getattr(th, "_foreach_norm", None) or (lambda tensors: [t.norm() for t in tensors])
 
     def hook(optimizer: th.optim.Optimizer, args: Any, kwargs: Any) -> None:
         grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-        if not grads:
+        if not grads or bool(th.isfinite(th.stack(norms(grads)).sum())):
             return
-        norm = total_norm(grads) if total_norm is not None else th.norm(th.stack([g.norm() for g in grads]))
-        if not th.isfinite(norm):
+        if not all(bool(th.isfinite(g).all()) for g in grads):
             check_finite_loss(algo, "the loss (its gradient)", math.nan, int(n_updates()))
 
     return hook
