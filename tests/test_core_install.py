@@ -116,3 +116,14 @@ def test_core_only_install_runs_the_demo(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (out / "demo.json").exists()
+
+
+def test_every_subpackage_is_declared_for_a_regular_install():
+    """pyproject lists packages explicitly: a package missing there is absent from ``pip install .``."""
+    declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in (ROOT / "sb3_softopt").rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    }
+    assert found - declared == set()

@@ -1,0 +1,55 @@
+"""Command line: ``python -m sb3_softopt.experiments.finetune``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Optional, Sequence
+from sb3_softopt.experiments.finetune.config import ARMS, BUDGETS, DEFAULT_PRETRAIN_ENV
+from sb3_softopt.experiments.finetune.runner import run
+
+
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------------
+def _parse_task(text: str) -> tuple[str, float]:
+    env_id, sep, thr = text.rpartition(":")
+    if not sep or not env_id:
+        raise argparse.ArgumentTypeError(f"--finetune-env must be ENV_ID:THRESHOLD, got {text!r}")
+    try:
+        return env_id, float(thr)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--finetune-env threshold must be a number, got {thr!r} in {text!r}") from None
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m sb3_softopt.experiments.finetune", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, help="output folder (resumable)")
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 5, quick: 2)")
+    parser.add_argument("--budget", default="default", choices=sorted(BUDGETS), help="step budget preset")
+    parser.add_argument("--quick", action="store_true", help="tiny smoke-test budget")
+    parser.add_argument("--workers", type=int, default=None, help="parallel processes (default min(2, cores))")
+    parser.add_argument("--pretrain-env", default=DEFAULT_PRETRAIN_ENV)
+    parser.add_argument("--finetune-env", action="append", type=_parse_task, default=None, metavar="ENV_ID:THRESHOLD")
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
+    parser.add_argument("--env-module", action="append", default=[], help="module to import to register env ids")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    tasks = dict(args.finetune_env) if args.finetune_env else None
+    summary = run(
+        args.out,
+        quick=args.quick,
+        seeds=args.seeds,
+        budget=args.budget,
+        pretrain_env=args.pretrain_env,
+        tasks=tasks,
+        arms=args.arms,
+        workers=args.workers,
+        env_modules=args.env_module,
+        progress=not args.no_progress,
+    )
+    print((Path(args.out) / "summary.md").read_text())
+    print(f"wall time {summary['wall_s']:.0f} s; outputs in {args.out}")
+    return summary

@@ -1,0 +1,190 @@
+"""Scheduling the pretrain and finetune jobs over seeds (parallel, resumable)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import multiprocessing as mp
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from sb3_softopt.common.atomic import InvalidResult, is_trusted, load_json
+from sb3_softopt.common.atomic import atomic_write_text as _atomic_write
+from sb3_softopt.experiments.finetune.config import ARMS, BUDGETS, Budget, COMMON_KWARGS, DDPG_NOISE_STD, DEFAULT_PRETRAIN_ENV, DEFAULT_TASKS, NET_ARCH, SAC_FINETUNE_ENT_COEF, SAC_PRETRAIN_ENT_COEF, SQL_FINETUNE_ENT_COEF, SQL_PRETRAIN_ENT_COEF
+from sb3_softopt.experiments.finetune.jobs import _check_curve, _check_pretrain, _curve_path, _finetune_job, _pretrain_job, _worker_init
+from sb3_softopt.experiments.finetune.summary import summarize
+
+
+# --------------------------------------------------------------------------------------------
+# Orchestration
+# --------------------------------------------------------------------------------------------
+def _check_env_pair(pretrain_env: str, tasks: dict[str, float]) -> None:
+    import gymnasium as gym
+
+    ref = gym.make(pretrain_env)
+    for task in tasks:
+        e = gym.make(task)
+        if e.observation_space != ref.observation_space or e.action_space != ref.action_space:
+            raise ValueError(
+                f"finetune env {task!r} must share the observation and action spaces of {pretrain_env!r} "
+                f"(got {e.observation_space}/{e.action_space} vs {ref.observation_space}/{ref.action_space})"
+            )
+        e.close()
+    if not isinstance(ref.action_space, gym.spaces.Box):
+        raise ValueError(f"pretrain env {pretrain_env!r} needs a Box action space (SAC/DDPG), got {ref.action_space}")
+    ref.close()
+
+
+def run(
+    out_dir: str | Path,
+    quick: bool = False,
+    seeds: Optional[Sequence[int] | int] = None,
+    budget: str | Budget = "default",
+    pretrain_env: str = DEFAULT_PRETRAIN_ENV,
+    tasks: Optional[dict[str, float]] = None,
+    arms: Sequence[str] = ARMS,
+    workers: Optional[int] = None,
+    env_modules: Sequence[str] = (),
+    progress: bool = True,
+) -> dict:
+    """Run (or resume) the pretrain/finetune comparison and write its outputs into ``out_dir``.
+
+    :param out_dir: output folder (created; finished runs in it are checked and reused, not rerun).
+    :param quick: smoke-test budget (``BUDGETS["quick"]``, 2 seeds by default).
+    :param seeds: list of seeds, or a count ``n`` for seeds ``0..n-1`` (default 5; 2 if quick).
+    :param budget: a key of :data:`BUDGETS` or a :class:`Budget` (ignored if ``quick``).
+    :param pretrain_env: env id of the pretraining task.
+    :param tasks: ``{finetune env id: success threshold on the evaluation return}``.
+    :param arms: subset of :data:`ARMS`.
+    :param workers: parallel processes (default ``min(2, cpu_count)``).
+    :param env_modules: modules to import (in every worker) to register custom env ids.
+    :param progress: show a tqdm progress bar.
+    :returns: the summary dict also written to ``summary.json``: per task and arm the
+        ``steps_to_threshold`` and ``final_return`` (per seed, IQM, 95% CI, n reached), the
+        pretrained coverage per algorithm, the budget, and the wall time.
+    """
+    t_start = time.perf_counter()
+    for mod in env_modules:
+        importlib.import_module(mod)
+    import sb3_softopt  # noqa: F401
+
+    if quick:
+        bud = BUDGETS["quick"]
+    elif isinstance(budget, Budget):
+        bud = budget
+    elif budget in BUDGETS:
+        bud = BUDGETS[budget]
+    else:
+        raise ValueError(f"budget must be one of {sorted(BUDGETS)} or a Budget, got {budget!r}")
+    if seeds is None:
+        seeds = 2 if quick else 5
+    if isinstance(seeds, (int, np.integer)):
+        if seeds < 1:
+            raise ValueError(f"seeds must be >= 1, got {seeds}")
+        seeds = list(range(int(seeds)))
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be a non-empty list of distinct ints, got {seeds!r}")
+    tasks = dict(DEFAULT_TASKS if tasks is None else tasks)
+    if not tasks:
+        raise ValueError("tasks must name at least one finetune env")
+    bad = [a for a in arms if a not in ARMS]
+    if bad or not arms:
+        raise ValueError(f"arms must be a non-empty subset of {ARMS}, got {list(arms)!r}")
+    if workers is None:
+        workers = max(1, min(2, os.cpu_count() or 1))
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    _check_env_pair(pretrain_env, tasks)
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config = {
+        "pretrain_env": pretrain_env,
+        "tasks": tasks,
+        "budget": dataclasses.asdict(bud),
+        "common_kwargs": COMMON_KWARGS,
+        "net_arch": NET_ARCH,
+        "sac_pretrain_ent_coef": SAC_PRETRAIN_ENT_COEF,
+        "sac_finetune_ent_coef": SAC_FINETUNE_ENT_COEF,
+        "ddpg_noise_std": DDPG_NOISE_STD,
+        "sql_pretrain_ent_coef": SQL_PRETRAIN_ENT_COEF,
+        "sql_finetune_ent_coef": SQL_FINETUNE_ENT_COEF,
+    }
+    cfg_path = out / "config.json"
+    if cfg_path.exists():
+        try:
+            old = load_json(cfg_path)
+        except InvalidResult as exc:
+            raise ValueError(f"{exc}: the configuration of the runs in {out} is unknown; use another --out") from None
+        if old != json.loads(json.dumps(config)):
+            raise ValueError(f"{out} holds runs made with another configuration ({cfg_path}); use another --out")
+    else:
+        _atomic_write(cfg_path, json.dumps(config, indent=1))
+
+    algos_needed = sorted({a.split("_")[0] for a in arms if a.endswith("pretrained")})
+    # Validated, not just present: a file planted or garbled since is named and its run redone.
+    ft_all = [(arm, task, s) for task in tasks for arm in arms for s in seeds]
+    ft_todo = [j for j in ft_all if not is_trusted(_check_curve, _curve_path(out, j[1], j[0], j[2]), bud, who="finetune")]
+    to_load = {(arm.split("_")[0], s) for arm, _, s in ft_todo if arm.endswith("pretrained")}
+    pre_todo = [
+        (a, s)
+        for a in algos_needed
+        for s in seeds
+        if not is_trusted(_check_pretrain, out, a, s, pretrain_env, bud, (a, s) in to_load, who="finetune")
+    ]
+    n_jobs = len(pre_todo) + len(ft_todo)
+    ran = {"pretrain": len(pre_todo), "finetune": len(ft_todo)}
+
+    if n_jobs:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_jobs, desc="finetune experiment", unit="run", disable=not progress)
+        # fork: workers start in milliseconds and need no ``__main__`` guard in user scripts; the
+        # parent has run no torch operation, so no thread pool is inherited half-initialised.
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(tuple(env_modules), os.getpid())) as pool:
+            # Seed-major scheduling with at most `workers` runs in flight: every arm of seed 0
+            # finishes before seed 1 starts, so an interrupted run leaves complete seeds behind
+            # (and resuming with fewer seeds gives a usable summary).
+            pre_pending = set(pre_todo)
+            jobs = [("pre", a, s) for a, s in pre_todo] + [("ft", arm, task, s) for arm, task, s in ft_todo]
+            jobs.sort(key=lambda j: (j[-1], j[0] == "ft"))
+
+            def ready(job) -> bool:
+                return job[0] == "pre" or not job[1].endswith("pretrained") or (job[1].split("_")[0], job[3]) not in pre_pending
+
+            def submit(job):
+                if job[0] == "pre":
+                    return pool.submit(_pretrain_job, job[1], job[2], pretrain_env, bud, str(out))
+                return pool.submit(_finetune_job, job[1], job[2], job[3], bud, str(out))
+
+            pending: dict = {}
+            while jobs or pending:
+                while jobs and len(pending) < workers:
+                    nxt = next((j for j in jobs if ready(j)), None)
+                    if nxt is None:
+                        break
+                    jobs.remove(nxt)
+                    pending[submit(nxt)] = nxt
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    tag = pending.pop(fut)
+                    res = fut.result()  # re-raises a worker's error
+                    bar.set_postfix_str(" ".join(str(t) for t in tag[1:]) + f" {res['wall_s']:.0f}s")
+                    bar.update(1)
+                    if tag[0] == "pre":
+                        pre_pending.discard((tag[1], tag[2]))
+        bar.close()
+
+    summary = summarize(out, tasks, arms, seeds, bud, algos_needed)
+    summary["ran"] = ran
+    summary["wall_s"] = time.perf_counter() - t_start
+    _atomic_write(out / "summary.json", json.dumps(summary, indent=1))
+    return summary

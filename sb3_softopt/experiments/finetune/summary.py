@@ -1,0 +1,129 @@
+"""The summary: curves table, steps to threshold and final return per arm, ``summary.md``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from sb3_softopt.common.atomic import atomic_path
+from sb3_softopt.common.atomic import atomic_write_text as _atomic_write
+from sb3_softopt.experiments.finetune.config import Budget
+from sb3_softopt.experiments.finetune.jobs import _curve_path
+from sb3_softopt.experiments.finetune.plots import _plot_coverage, _plot_curves
+from sb3_softopt.experiments.finetune.stats import bootstrap_ci, iqm, steps_to_threshold
+
+
+# --------------------------------------------------------------------------------------------
+# Summary: table, figures
+# --------------------------------------------------------------------------------------------
+def _load_curves(out: Path, tasks, arms, seeds):
+    import pandas as pd
+
+    frames = []
+    for task in tasks:
+        for arm in arms:
+            for s in seeds:
+                df = pd.read_csv(_curve_path(out, task, arm, s))
+                df.insert(0, "seed", s)
+                df.insert(0, "arm", arm)
+                df.insert(0, "task", task)
+                frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def summarize(out: Path, tasks: dict[str, float], arms, seeds, bud: Budget, algos) -> dict:
+    """Write ``curves.csv``, ``summary.md``, ``finetune_curves.png`` and ``coverage.png``."""
+    df = _load_curves(out, tasks, arms, seeds)
+    with atomic_path(out / "curves.csv") as tmp:
+        df.to_csv(tmp, index=False)
+    result: dict[str, Any] = {"tasks": {}, "coverage": {}, "budget": dataclasses.asdict(bud), "seeds": list(seeds)}
+    for task, thr in tasks.items():
+        result["tasks"][task] = {"threshold": thr, "arms": {}}
+        for arm in arms:
+            sts, finals = [], []
+            for s in seeds:
+                d = df[(df.task == task) & (df.arm == arm) & (df.seed == s)].sort_values("step")
+                sts.append(steps_to_threshold(d.step.tolist(), d.eval_return.tolist(), thr))
+                # Final return: mean of the last 3 evaluations (one evaluation is noisy).
+                finals.append(float(d.eval_return.tail(3).mean()))
+            censored = [bud.finetune_steps if v is None else v for v in sts]
+            result["tasks"][task]["arms"][arm] = {
+                "steps_to_threshold": sts,
+                "n_reached": sum(v is not None for v in sts),
+                "steps_iqm": iqm(censored),
+                "steps_ci": bootstrap_ci(censored),
+                "final_return": finals,
+                "final_iqm": iqm(finals),
+                "final_ci": bootstrap_ci(finals),
+            }
+    for algo in algos:
+        covs = [json.loads((out / "pretrain" / f"{algo}_seed{s}.json").read_text()) for s in seeds]
+        result["coverage"][algo] = {
+            mode: {
+                k: [c["coverage"][mode][k] for c in covs] for k in ("position_entropy", "heading_spread", "mean_speed")
+            }
+            for mode in ("explore", "deterministic")
+        }
+        result["coverage"][algo]["pretrain_final_eval"] = [c["eval"][-1][1] if c["eval"] else math.nan for c in covs]
+    cpu = 0.0
+    for f in list((out / "pretrain").glob("*.json")) if (out / "pretrain").exists() else []:
+        cpu += float(json.loads(f.read_text()).get("cpu_s", 0.0))
+    for task in tasks:
+        for arm in arms:
+            for s in seeds:
+                try:  # informative only: a missing or unreadable one counts 0
+                    cpu += float(_curve_path(out, task, arm, s).with_suffix(".cpu").read_text())
+                except (OSError, ValueError):
+                    pass
+    # Sum of the runs' process CPU time: what the experiment costs on an idle machine, whatever
+    # the load was while it ran (divide by the number of cores used in parallel).
+    result["cpu_s"] = cpu
+    _write_table(out, result, tasks, arms, seeds, bud)
+    _plot_curves(out, df, tasks, arms)
+    if algos:
+        _plot_coverage(out, algos, seeds)
+    return result
+
+
+def _fmt_ci(v: float, ci: Sequence[float], digits: int = 0) -> str:
+    return f"{v:.{digits}f} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+
+
+def _write_table(out: Path, result: dict, tasks, arms, seeds, bud: Budget) -> None:
+    lines = [
+        f"Seeds: {list(seeds)}; pretrain {bud.pretrain_steps} steps, finetune {bud.finetune_steps} steps, "
+        f"deterministic evaluation ({bud.n_eval_episodes} episodes) every {bud.eval_freq} steps.",
+        "Steps to threshold: IQM [bootstrap 95% CI] over seeds; a run that never reached it counts as the budget.",
+        f"CPU time of all runs: {result['cpu_s']:.0f} s (about {result['cpu_s'] / 2:.0f} s of wall time on 2 idle cores).",
+        "",
+        "| task (threshold) | arm | steps to threshold (IQM [95% CI]) | reached | final return (IQM [95% CI]) |",
+        "|---|---|---|---|---|",
+    ]
+    for task, thr in tasks.items():
+        for arm in arms:
+            r = result["tasks"][task]["arms"][arm]
+            lines.append(
+                f"| {task} ({thr:g}) | {arm} | {_fmt_ci(r['steps_iqm'], r['steps_ci'])} | "
+                f"{r['n_reached']}/{len(seeds)} | {_fmt_ci(r['final_iqm'], r['final_ci'], 1)} |"
+            )
+    if result["coverage"]:
+        lines += [
+            "",
+            "Pretrained policy coverage (mean over seeds; 'explore' = as it acts during finetuning: SAC samples, "
+            "DDPG adds its Gaussian noise):",
+            "",
+            "| algo | position entropy explore / deterministic (nats) | heading spread explore / deterministic (0 = one direction, 1 = all) | pretrain eval return |",
+            "|---|---|---|---|",
+        ]
+        for algo, c in result["coverage"].items():
+            lines.append(
+                f"| {algo} | {np.mean(c['explore']['position_entropy']):.2f} / {np.mean(c['deterministic']['position_entropy']):.2f} | "
+                f"{np.mean(c['explore']['heading_spread']):.2f} / {np.mean(c['deterministic']['heading_spread']):.2f} | "
+                f"{np.nanmean(c['pretrain_final_eval']):.1f} |"
+            )
+    _atomic_write(out / "summary.md", "\n".join(lines) + "\n")
