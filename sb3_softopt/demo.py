@@ -25,7 +25,7 @@ from stable_baselines3.common.monitor import Monitor
 import sb3_softopt
 from sb3_softopt import SoftDQN
 from sb3_softopt.inference import TabularMDP, exact_inference, soft_value_iteration
-from sb3_softopt.zoo_entry import zoo_entry
+from sb3_softopt.zoo.entry import zoo_entry
 
 
 def lottery_table(alphas: tuple[float, ...] = (1.0, 100.0, 1000.0, 2500.0, 5000.0)) -> list[dict[str, float]]:

@@ -43,7 +43,7 @@ def _extra_only_modules() -> tuple[str, ...]:
 EXTRA_MODULES = _extra_only_modules()
 
 #: Modules that belong to the zoo extra by design.
-ZOO_MODULES = ("sb3_softopt.zoo", "sb3_softopt.zoo_runs", "sb3_softopt.zoo_storage")
+ZOO_MODULES = ("sb3_softopt.zoo.",)
 
 BLOCKER = textwrap.dedent(
     """

@@ -19,7 +19,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecFrameStac
 
 import sb3_softopt  # noqa: E402, F401  (registers the env ids)
 from sb3_softopt.zoo import _make_experiment_manager  # noqa: E402
-from sb3_softopt.zoo_entry import ZooBridgeError, entry_from_manager, entry_from_yaml, zoo_entry  # noqa: E402
+from sb3_softopt.zoo.entry import ZooBridgeError, entry_from_manager, entry_from_yaml, zoo_entry  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CALLER_KEYS = {"env", "tensorboard_log", "seed", "verbose", "device"}

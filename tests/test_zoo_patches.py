@@ -49,8 +49,8 @@ def test_importing_the_bridge_changes_nothing():
     script = (
         "import rl_zoo3.utils, rl_zoo3.train, rl_zoo3.hyperparams_opt as hp\n"
         "before = (dict(rl_zoo3.utils.ALGOS), rl_zoo3.train.ExperimentManager, rl_zoo3.utils.StoreDict.__call__)\n"
-        "import sb3_softopt.zoo, sb3_softopt.zoo_entry\n"
-        "sb3_softopt.zoo_entry.zoo_entry('CartPole-v1', 'soft_dqn')\n"
+        "import sb3_softopt.zoo, sb3_softopt.zoo.entry\n"
+        "sb3_softopt.zoo.entry.zoo_entry('CartPole-v1', 'soft_dqn')\n"
         "after = (dict(rl_zoo3.utils.ALGOS), rl_zoo3.train.ExperimentManager, rl_zoo3.utils.StoreDict.__call__)\n"
         "print(before == after and 'soft_dqn' not in hp.HYPERPARAMS_SAMPLER)\n"
     )

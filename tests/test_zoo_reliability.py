@@ -24,7 +24,9 @@ optuna = pytest.importorskip("optuna")
 
 from optuna.trial import TrialState  # noqa: E402
 
-from sb3_softopt import zoo, zoo_runs, zoo_storage  # noqa: E402
+from sb3_softopt import zoo  # noqa: E402
+from sb3_softopt.zoo import runs as zoo_runs  # noqa: E402
+from sb3_softopt.zoo import storage as zoo_storage  # noqa: E402
 
 pytestmark = pytest.mark.zoo
 

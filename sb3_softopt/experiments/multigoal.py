@@ -80,7 +80,7 @@ def _train(arm: str, seed: int, steps: int | None):
     from stable_baselines3 import DDPG
 
     from sb3_softopt import SQL
-    from sb3_softopt.zoo_entry import zoo_entry
+    from sb3_softopt.zoo.entry import zoo_entry
 
     entry = zoo_entry("MultiGoal-v0", arm)
     kwargs = copy.deepcopy(entry.kwargs)  # the entry's action noise object is not shared between runs

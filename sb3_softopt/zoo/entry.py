@@ -85,7 +85,8 @@ class ZooEntry:
 
 
 def _config_path(algo: str, path: str | Path | None) -> Path:
-    from sb3_softopt.zoo import CONFIGS_ENV, zoo_configs_dir
+    from sb3_softopt.zoo.configs import zoo_configs_dir
+    from sb3_softopt.zoo.constants import CONFIGS_ENV
 
     if path is None:
         folder = zoo_configs_dir()
@@ -127,7 +128,7 @@ def entry_from_manager(env_id: str, algo: str, path: Path, hyperparams: dict[str
     """:func:`zoo_entry` through the bridge's ``ExperimentManager`` (needs the zoo extra)."""
     import rl_zoo3.exp_manager
 
-    from sb3_softopt.zoo import _make_experiment_manager
+    from sb3_softopt.zoo.patches import _make_experiment_manager
 
     manager = _make_experiment_manager(rl_zoo3.exp_manager.ExperimentManager)(
         argparse.Namespace(), algo, env_id, log_folder=tempfile.gettempdir(), config=str(path),
@@ -158,7 +159,7 @@ def entry_from_yaml(env_id: str, algo: str, path: Path, hyperparams: dict[str, A
     import yaml
 
     from sb3_softopt.common.schedules import make_schedule
-    from sb3_softopt.zoo import _ZOO_SCHEDULE_KEYS
+    from sb3_softopt.zoo.constants import _ZOO_SCHEDULE_KEYS
 
     table = yaml.safe_load(Path(path).read_text()) or {}
     params = {**dict(table[env_id] if env_id in table else table["default"]), **(hyperparams or {})}
