@@ -9,7 +9,9 @@
 * ``pendulum``: Pendulum-v1 for ``--steps`` (20k) per seed, SQL with its ``zoo_configs/sql.yml``
   entry and SB3's SAC with rl-zoo3's entry (learning_rate 1e-3) in the same run; deterministic
   evaluation on 10 episodes every quarter of training (SB3's ``evaluate_policy``). Resumable: a
-  seed whose CSV reaches ``--steps`` is not trained again.
+  seed whose CSV holds its four whole checkpoints is not trained again; every file is written
+  atomically and checked before it is reused (a truncated or foreign one is named and rerun), and
+  the workers exit when a killed parent leaves them.
 * ``svgd``: the sampler alone, trained by SQL's SVGD update on known densities (a two-component
   mixture in 1-D, a four-mode one in 2-D, modes 2 sigma from the centre): total variation of 50k
   samples to the density (20 bins in 1-D, 10 x 10 in 2-D), per seed and number of steps.
@@ -24,12 +26,15 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import statistics
 import time
 from pathlib import Path
 
 import pandas as pd
 import torch as th
+
+from sb3_softopt.common.atomic import InvalidResult, atomic_path, atomic_write_json, exit_with_parent, is_trusted, load_curve
 
 SPEED_CONFIGS = (([256, 256], 256), ([128, 128], 128), ([64, 64], 64))
 
@@ -149,6 +154,27 @@ def speed(out: Path, reps: int, grad_steps: int) -> dict:
 
 
 # ----------------------------------------------------------------------------- pendulum
+_RUN_COLUMNS = ("algo", "seed", "timesteps", "eval_return", "eval_std", "train_seconds")
+
+
+def _checkpoints(steps: int) -> list[int]:
+    return [steps // 4 * k for k in (1, 2, 3)] + [steps]
+
+
+def _finished_run(path: Path, algo: str, seed: int, steps: int) -> list[dict]:
+    """The rows of a whole saved run (``FileNotFoundError`` / ``InvalidResult`` otherwise)."""
+    rows = load_curve(path, _RUN_COLUMNS, "timesteps", _checkpoints(steps), finite=("eval_return", "eval_std", "train_seconds"))
+    if len(rows) != 4 or any(r["algo"] != algo or r["seed"] != str(seed) for r in rows):
+        raise InvalidResult(f"{path} is not a run of {algo} seed {seed} with 4 checkpoints up to {steps} steps")
+    # float() of the written repr is exact: a reused run reports the very numbers it measured.
+    return [dict(algo=algo, seed=seed, timesteps=int(r["timesteps"]), **{k: float(r[k]) for k in _RUN_COLUMNS[3:]}) for r in rows]
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with atomic_path(path) as tmp:  # a resumed benchmark trusts whole files only
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+
+
 def _pendulum_run(job: tuple[str, int, int, str]) -> list[dict]:
     from stable_baselines3 import SAC
     from stable_baselines3.common.evaluation import evaluate_policy
@@ -161,10 +187,8 @@ def _pendulum_run(job: tuple[str, int, int, str]) -> list[dict]:
     algo, seed, steps, out = job
     th.set_num_threads(1)
     path = Path(out) / f"sql_pendulum_{algo}_seed{seed}.csv"
-    if path.exists():
-        previous = pd.read_csv(path).to_dict("records")
-        if previous and int(previous[-1]["timesteps"]) == steps:
-            return previous
+    if is_trusted(_finished_run, path, algo, seed, steps, who="sql pendulum"):
+        return _finished_run(path, algo, seed, steps)  # resume: not trained again
     if algo == "sql":
         entry = _zoo("Pendulum-v1", "sql")
         model = SQL(entry.policy, "Pendulum-v1", seed=seed, **entry.kwargs)
@@ -173,13 +197,13 @@ def _pendulum_run(job: tuple[str, int, int, str]) -> list[dict]:
     eval_env = Monitor(gym.make("Pendulum-v1"))
     eval_env.reset(seed=10_000 + seed)
     rows, done, start = [], 0, time.perf_counter()
-    for target in [steps // 4 * k for k in (1, 2, 3)] + [steps]:
+    for target in _checkpoints(steps):
         model.learn(target - done, reset_num_timesteps=False)
         done = target
         train_s = time.perf_counter() - start
         mean, std = evaluate_policy(model, eval_env, n_eval_episodes=10, deterministic=True)
-        rows.append(dict(algo=algo, seed=seed, timesteps=target, eval_return=mean, eval_std=std, train_seconds=train_s))
-        pd.DataFrame(rows).to_csv(path, index=False)
+        rows.append(dict(algo=algo, seed=seed, timesteps=target, eval_return=float(mean), eval_std=float(std), train_seconds=train_s))
+        _write_csv(path, rows)  # a partial curve: an interrupted benchmark keeps its checkpoints
         start += time.perf_counter() - start - train_s  # evaluation time is not training time
     return rows
 
@@ -190,11 +214,12 @@ def pendulum(out: Path, seeds: list[int], steps: int, workers: int) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(algo, s, steps, str(out)) for s in seeds for algo in ("sql", "sac")]
     rows: list[dict] = []
-    with multiprocessing.get_context("spawn").Pool(max(1, workers)) as pool:
+    # A SIGKILLed parent cannot stop its pool: its workers would go on training and writing.
+    with multiprocessing.get_context("spawn").Pool(max(1, workers), exit_with_parent, (os.getpid(),)) as pool:
         for run in tqdm(pool.imap_unordered(_pendulum_run, jobs), total=len(jobs), desc="pendulum runs"):
             rows.extend(run)
     frame = pd.DataFrame(rows).sort_values(["algo", "seed", "timesteps"])
-    frame.to_csv(out / "sql_pendulum.csv", index=False)
+    _write_csv(out / "sql_pendulum.csv", frame.to_dict("records"))
     final = frame[frame.timesteps == steps]
     summary = dict(
         env="Pendulum-v1",
@@ -207,7 +232,7 @@ def pendulum(out: Path, seeds: list[int], steps: int, workers: int) -> dict:
         median_final_return={a: float(final[final.algo == a].eval_return.median()) for a in ("sql", "sac")},
         train_seconds_median={a: float(final[final.algo == a].train_seconds.median()) for a in ("sql", "sac")},
     )
-    (out / "sql_pendulum.json").write_text(json.dumps(summary, indent=2, default=str))
+    atomic_write_json(out / "sql_pendulum.json", summary, indent=2, default=str)
     _plot_curves(out / "sql_pendulum.png", frame, "Pendulum-v1: SQL vs SB3 SAC", threshold=-200)
     print(
         f"pendulum ({len(seeds)} seeds, {steps} steps): median final return SQL {summary['median_final_return']['sql']:.1f} "
@@ -230,7 +255,8 @@ def _plot_curves(path: Path, frame: pd.DataFrame, title: str, threshold: float) 
     ax.set_title(title)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
 
 
 # ----------------------------------------------------------------------------- svgd alone

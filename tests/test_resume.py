@@ -365,3 +365,65 @@ def test_pendulum_resume_after_sigkill(tmp_path):
         assert got[key] == want[key], key
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     assert strip(got["rows"]) == strip(want["rows"])
+
+
+# ---------------------------------------------------------------------------------------------
+# benchmarks/sql.py pendulum
+# ---------------------------------------------------------------------------------------------
+def _sql_bench():
+    spec = importlib.util.spec_from_file_location("bench_sql", REPO / "benchmarks" / "sql.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_sql_pendulum_reuses_only_whole_runs(tmp_path):
+    bench = _sql_bench()
+    path = tmp_path / "sql_pendulum_sql_seed0.csv"
+    rows = [
+        dict(algo="sql", seed=0, timesteps=t, eval_return=-1234.5678901234567 + t, eval_std=0.1 * t, train_seconds=0.01 * t)
+        for t in (30, 60, 90, 120)
+    ]
+    bench._write_csv(path, rows)
+    assert bench._finished_run(path, "sql", 0, 120) == rows  # the exact floats
+    assert bench._pendulum_run(("sql", 0, 120, str(tmp_path))) == rows  # reused, not trained
+    for planted in (path.read_text()[:-12], "\n".join(path.read_text().splitlines()[:3])):
+        path.write_text(planted)
+        with pytest.raises(InvalidResult):
+            bench._finished_run(path, "sql", 0, 120)
+    bench._write_csv(path, rows)
+    with pytest.raises(InvalidResult, match="sac seed 0"):  # another algorithm's curve
+        bench._finished_run(path, "sac", 0, 120)
+
+
+@pytest.mark.slow
+def test_sql_pendulum_resume_after_sigkill(tmp_path):
+    out, ref = tmp_path / "killed", tmp_path / "reference"
+    cmd = [sys.executable, "benchmarks/sql.py", "pendulum", "--seeds", "0", "1", "--steps", "120", "--workers", "1", "--out"]
+    log = tmp_path / "killed.log"
+    proc = _start(cmd + [str(out)], log)
+    bench = _sql_bench()
+    first = out / "sql_pendulum_sql_seed0.csv"
+
+    def first_done() -> bool:
+        try:
+            bench._finished_run(first, "sql", 0, 120)
+            return True
+        except (FileNotFoundError, InvalidResult):
+            return False
+
+    _wait_for(proc, first_done, log)
+    _killpg(proc)
+    finished = _stamp(first)
+    half = out / "sql_pendulum_sql_seed1.csv"
+    half.write_text("algo,seed,timesteps,eval_return,eval_std,train_seconds\nsql,1,30,-1200.5,3.0,1.0\nsql,1,60,-11")
+
+    resumed = _run(cmd + [str(out)])
+    assert f"not trusting {half}" in resumed.stderr
+    assert _stamp(first) == finished  # (a)
+    assert len(bench._finished_run(half, "sql", 1, 120)) == 4  # (b)
+
+    _run(cmd + [str(ref)])
+    got, want = (json.loads((d / "sql_pendulum.json").read_text()) for d in (out, ref))
+    for key in ("final_returns", "median_final_return", "seeds", "steps"):  # (c)
+        assert got[key] == want[key], key
