@@ -305,15 +305,29 @@ def test_finetune_resume_after_sigkill(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # benchmarks/sac.py pendulum
 # ---------------------------------------------------------------------------------------------
-def _sac_bench():
-    spec = importlib.util.spec_from_file_location("bench_sac", REPO / "benchmarks" / "sac.py")
+def _bench(name: str):
+    """``benchmarks/<name>.py`` as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "benchmarks" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
 
 
+def _whole_run(bench, path: Path, *args):
+    """A predicate for :func:`_wait_for`: ``path`` holds a whole run of ``bench``."""
+
+    def done() -> bool:
+        try:
+            bench._finished_run(path, *args)
+            return True
+        except (FileNotFoundError, InvalidResult):
+            return False
+
+    return done
+
+
 def test_pendulum_reuses_only_whole_runs(tmp_path):
-    bench = _sac_bench()
+    bench = _bench("sac")
     path = tmp_path / "sac_pendulum_sb3_softopt_seed0.csv"
     rows = [dict(algo="sb3_softopt", seed=0, timesteps=t, eval_return=-1234.5678901234567 + t, seconds=0.1 * t) for t in (30, 60, 90, 120)]
     bench._write_csv(path, rows)
@@ -338,16 +352,9 @@ def test_pendulum_resume_after_sigkill(tmp_path):
     log = tmp_path / "killed.log"
     proc = _start(cmd + [str(out)], log)
     first = out / "sac_pendulum_sb3_softopt_seed0.csv"
-    bench = _sac_bench()
+    bench = _bench("sac")
 
-    def seed0_done() -> bool:
-        try:
-            bench._finished_run(first, "sb3_softopt", 0, 120)
-            return True
-        except (FileNotFoundError, InvalidResult):
-            return False
-
-    _wait_for(proc, seed0_done, log)
+    _wait_for(proc, _whole_run(bench, first, "sb3_softopt", 0, 120), log)
     _killpg(proc)
     finished = _stamp(first)
     half = out / "sac_pendulum_sb3_softopt_seed1.csv"
@@ -370,15 +377,8 @@ def test_pendulum_resume_after_sigkill(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # benchmarks/sql.py pendulum
 # ---------------------------------------------------------------------------------------------
-def _sql_bench():
-    spec = importlib.util.spec_from_file_location("bench_sql", REPO / "benchmarks" / "sql.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_sql_pendulum_reuses_only_whole_runs(tmp_path):
-    bench = _sql_bench()
+    bench = _bench("sql")
     path = tmp_path / "sql_pendulum_sql_seed0.csv"
     rows = [
         dict(algo="sql", seed=0, timesteps=t, eval_return=-1234.5678901234567 + t, eval_std=0.1 * t, train_seconds=0.01 * t)
@@ -402,17 +402,10 @@ def test_sql_pendulum_resume_after_sigkill(tmp_path):
     cmd = [sys.executable, "benchmarks/sql.py", "pendulum", "--seeds", "0", "1", "--steps", "120", "--workers", "1", "--out"]
     log = tmp_path / "killed.log"
     proc = _start(cmd + [str(out)], log)
-    bench = _sql_bench()
+    bench = _bench("sql")
     first = out / "sql_pendulum_sql_seed0.csv"
 
-    def first_done() -> bool:
-        try:
-            bench._finished_run(first, "sql", 0, 120)
-            return True
-        except (FileNotFoundError, InvalidResult):
-            return False
-
-    _wait_for(proc, first_done, log)
+    _wait_for(proc, _whole_run(bench, first, "sql", 0, 120), log)
     _killpg(proc)
     finished = _stamp(first)
     half = out / "sql_pendulum_sql_seed1.csv"

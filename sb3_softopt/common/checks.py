@@ -178,6 +178,25 @@ def check_finite_transition(
                 raise _data_error(algo, label, obs[tuple(bad)], f"from env {int(env)} at timestep {num_timesteps}")
 
 
+class FiniteTransitionsMixin:
+    """Checks every transition before it enters an off-policy algorithm's replay buffer.
+
+    Put it before the SB3 base class: ``class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN)``.
+    """
+
+    def _store_transition(
+        self,
+        replay_buffer: Any,
+        buffer_action: np.ndarray,
+        new_obs: np.ndarray | Mapping[str, np.ndarray],
+        reward: np.ndarray,
+        dones: np.ndarray,
+        infos: list[dict[str, Any]],
+    ) -> None:
+        check_finite_transition(type(self).__name__, reward, new_obs, dones, infos, self.num_timesteps)  # type: ignore[attr-defined]
+        super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)  # type: ignore[misc]
+
+
 def check_finite_rollout(
     algo: str,
     rewards: np.ndarray,

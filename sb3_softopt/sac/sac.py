@@ -41,19 +41,18 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3 import SAC as SB3SAC
-from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.type_aliases import GymEnv
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_softopt.common.checkpoint import CheckpointLoadMixin
-from sb3_softopt.common.checks import NonFiniteError, check_discount, check_finite_transition, grad_check_hook
+from sb3_softopt.common.checks import FiniteTransitionsMixin, NonFiniteError, check_discount, grad_check_hook
 from sb3_softopt.common.schedules import Constant, Schedule
 from sb3_softopt.common.temperature import parse_target_entropy, parse_temperature
 
 __all__ = ["SAC"]
 
 
-class SAC(CheckpointLoadMixin, SB3SAC):
+class SAC(CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC):
     """Soft Actor-Critic (Haarnoja et al. 2018) with entropy logging and schedules.
 
     The constructor is SB3's (:class:`stable_baselines3.SAC`); every parameter keeps its
@@ -127,17 +126,6 @@ class SAC(CheckpointLoadMixin, SB3SAC):
         for optimizer in (o for o in optimizers if o is not None):
             optimizer.register_step_pre_hook(grad_check_hook("SAC", lambda: self._n_updates))
 
-    def _store_transition(
-        self,
-        replay_buffer: ReplayBuffer,
-        buffer_action: np.ndarray,
-        new_obs: np.ndarray | dict[str, np.ndarray],
-        reward: np.ndarray,
-        dones: np.ndarray,
-        infos: list[dict[str, Any]],
-    ) -> None:
-        check_finite_transition("SAC", reward, new_obs, dones, infos, self.num_timesteps)
-        super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)
 
     def _excluded_save_params(self) -> list[str]:
         # Derived from ``target_entropy`` / ``ent_coef`` again in ``_setup_model`` on load.

@@ -28,9 +28,9 @@ from torch.nn import functional as F
 
 from sb3_softopt.common.checkpoint import CheckpointLoadMixin
 from sb3_softopt.common.checks import (
+    FiniteTransitionsMixin,
     check_discount,
     check_finite_loss,
-    check_finite_transition,
     check_target_entropy,
     is_real,
     python_scalar,
@@ -66,7 +66,7 @@ _SPACE_HINT = (
 )
 
 
-class SoftDQN(CheckpointLoadMixin, DQN):
+class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
     """Soft Q-learning (maximum-entropy DQN) for ``Discrete`` action spaces.
 
     Paper: Haarnoja et al. 2017, "Reinforcement Learning with Deep Energy-Based Policies"
@@ -405,17 +405,6 @@ class SoftDQN(CheckpointLoadMixin, DQN):
             progress_bar=progress_bar,
         )
 
-    def _store_transition(
-        self,
-        replay_buffer: ReplayBuffer,
-        buffer_action: np.ndarray,
-        new_obs: np.ndarray | dict[str, np.ndarray],
-        reward: np.ndarray,
-        dones: np.ndarray,
-        infos: list[dict[str, Any]],
-    ) -> None:
-        check_finite_transition("SoftDQN", reward, new_obs, dones, infos, self.num_timesteps)
-        super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)
 
     # ------------------------------------------------------------------ save / load
     def _excluded_save_params(self) -> list[str]:

@@ -41,7 +41,7 @@ from stable_baselines3.common.utils import get_parameters_by_name, polyak_update
 from torch.nn import functional as F
 
 from sb3_softopt.common.checkpoint import CheckpointLoadMixin
-from sb3_softopt.common.checks import check_discount, check_finite_loss, check_finite_transition
+from sb3_softopt.common.checks import FiniteTransitionsMixin, check_discount, check_finite_loss
 from sb3_softopt.common.schedules import Schedule as SoftoptSchedule
 from sb3_softopt.common.schedules import ScheduleLike
 from sb3_softopt.common.temperature import parse_temperature
@@ -60,7 +60,7 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
-class SQL(CheckpointLoadMixin, OffPolicyAlgorithm):
+class SQL(CheckpointLoadMixin, FiniteTransitionsMixin, OffPolicyAlgorithm):
     """Soft Q-learning with an amortised Stein variational sampler, for ``Box`` action spaces.
 
     :param policy: The policy model to use ("MlpPolicy", "CnnPolicy", "MultiInputPolicy" or a
@@ -337,17 +337,6 @@ class SQL(CheckpointLoadMixin, OffPolicyAlgorithm):
             progress_bar=progress_bar,
         )
 
-    def _store_transition(
-        self,
-        replay_buffer: ReplayBuffer,
-        buffer_action: np.ndarray,
-        new_obs: np.ndarray | dict[str, np.ndarray],
-        reward: np.ndarray,
-        dones: np.ndarray,
-        infos: list[dict[str, Any]],
-    ) -> None:
-        check_finite_transition("SQL", reward, new_obs, dones, infos, self.num_timesteps)
-        super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)
 
     # ------------------------------------------------------------------ save / load
     def _excluded_save_params(self) -> list[str]:
