@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from sb3_softopt.common.stats import mean_ci_band
 from sb3_softopt.experiments import finetune as ft
 
 
@@ -74,7 +75,7 @@ def test_steps_to_threshold_and_statistics():
     assert all(math.isnan(v) for v in ft.bootstrap_ci([]))
     # The curves' t-intervals, column by column, against scipy's closed form.
     values = np.array([[1.0, 5.0, 2.0], [2.0, 5.0, 4.0], [4.0, 5.0, 9.0]])
-    mean, half = ft._mean_ci(values)
+    mean, half = mean_ci_band(values)
     for j in range(values.shape[1]):
         col = values[:, j]
         if np.ptp(col) == 0:

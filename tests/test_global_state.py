@@ -40,7 +40,7 @@ def test_plotting_keeps_the_users_backend(tmp_path):
 import matplotlib
 matplotlib.use("svg")  # the user's choice, e.g. a notebook backend
 from sb3_softopt.common.callbacks import plot_entropy_tracking
-from sb3_softopt.lecture import lottery, reaching
+from sb3_softopt.experiments import lottery, reaching
 from sb3_softopt.experiments import equivalence
 plot_entropy_tracking([dict(timestep=1, entropy=0.5, target_entropy=0.4, ent_coef=0.1)], r"{tmp_path / 'e.png'}")
 lottery.run(r"{tmp_path / 'lottery'}", quick=True)

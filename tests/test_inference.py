@@ -155,7 +155,7 @@ def test_lottery_alpha_one_is_finite_and_posterior_wins():
 
 
 def test_lottery_threshold_matches_closed_form():
-    from sb3_softopt.lecture.lottery import closed_form_threshold, solver_threshold
+    from sb3_softopt.experiments.lottery import closed_form_threshold, solver_threshold
 
     cf = closed_form_threshold()
     assert cf == pytest.approx(2957.68, abs=0.01)

@@ -1,5 +1,6 @@
 """The lecture report: verdict rules, failure tolerance and the `all --quick` path end to end."""
 
+import json
 import os
 import re
 import subprocess
@@ -9,20 +10,38 @@ from pathlib import Path
 
 import pytest
 
-from sb3_softopt.lecture import report
-from sb3_softopt.lecture.report import (
-    CLAIMS,
-    NOT_REPRODUCED,
-    NOT_RUN,
-    PARTLY,
-    REPRODUCED,
-    UNDETERMINED,
-    Claim,
-    Verdict,
-    run_all,
-)
+from sb3_softopt.lecture import registry
+from sb3_softopt.lecture.claim import NOT_REPRODUCED, NOT_RUN, PARTLY, REPRODUCED, UNDETERMINED, Verdict
+from sb3_softopt.lecture.runner import run_all
 
-JUDGE = {c.name: c.judge for c in CLAIMS}
+NAMES = registry.names()
+JUDGE = {name: registry.get(name).judge for name in NAMES}
+#: a fake claim module: ``judge`` is a real claim's rule, ``run`` is the test's
+FAKE = """
+from sb3_softopt.lecture.claim import Claim
+from sb3_softopt.experiments.{judged_by} import judge
+CLAIM = Claim({name!r}, {name!r}.title(), "0", "s", "c")
+{run}
+"""
+
+
+@pytest.fixture
+def fake_claims(tmp_out, monkeypatch):
+    """An empty registry, and ``add(name, run_source, judged_by)`` writing and registering a fake claim module."""
+    monkeypatch.setattr(registry, "CLAIM_MODULES", {})
+    monkeypatch.setattr(registry, "_LOADED", {})
+    pkg = tmp_out / "pkg"
+    pkg.mkdir()
+    monkeypatch.syspath_prepend(str(pkg))
+
+    def add(name, run, judged_by="lottery"):
+        (pkg / f"tests_fake_{name}.py").write_text(FAKE.format(name=name, judged_by=judged_by, run=textwrap.dedent(run)))
+        return registry.register(f"tests_fake_{name}")
+
+    yield add, pkg
+    for name in list(sys.modules):
+        if name.startswith("tests_fake_"):
+            del sys.modules[name]
 
 
 def _rob(clean=(1.0, 1.0), sac=0.9, ddpg=0.6, ci=(0.1, 0.5)):
@@ -129,43 +148,29 @@ def test_temperature_verdict_reads_the_annealed_run_from_the_csv(tmp_out):
     assert first == pytest.approx(0.5 - 3.0 * 4.5 / 99, abs=1e-2) and last == pytest.approx(0.5 - 3.0 * 94.5 / 99, abs=1e-2)
 
 
-def test_missing_numbers_give_undetermined_not_a_crash(tmp_out, monkeypatch):
-    monkeypatch.setattr(report, "CLAIMS", (Claim("robustness", "t", "4.6", "s", ("tests_fake_ok",), "c", JUDGE["robustness"]),))
-    fake = tmp_out / "pkg"
-    fake.mkdir()
-    (fake / "tests_fake_ok.py").write_text("def run(out_dir, quick=False, seed=0):\n    return {'unrelated': 1.0}\n")
-    monkeypatch.syspath_prepend(str(fake))
+def test_missing_numbers_give_undetermined_not_a_crash(tmp_out, fake_claims):
+    add, _ = fake_claims
+    add("ok", "def run(out_dir, quick=False, seed=0):\n    return {'unrelated': 1.0}\n", judged_by="robustness")
     (res,) = run_all(tmp_out / "r", quick=True, progress=False)
     assert res.status == "ok" and res.verdict.level == UNDETERMINED
     assert "perturbed_success" in res.verdict.reason
 
 
-def test_failing_and_missing_modules_are_reported_not_run(tmp_out, monkeypatch):
-    pkg = tmp_out / "pkg"
-    pkg.mkdir()
-    (pkg / "tests_fake_boom.py").write_text("def run(out_dir, quick=False, seed=0):\n    raise RuntimeError('boom 42')\n")
-    (pkg / "tests_fake_good.py").write_text(
-        textwrap.dedent(
-            """
-            import matplotlib
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-            from pathlib import Path
+def test_failing_and_missing_modules_are_reported_not_run(tmp_out, fake_claims):
+    add, pkg = fake_claims
+    registry.CLAIM_MODULES["missing"] = "tests_fake_nowhere"
+    add("boom", "def run(out_dir, quick=False, seed=0):\n    raise RuntimeError('boom 42')\n")
+    add(
+        "good",
+        """
+        from pathlib import Path
+        from matplotlib.figure import Figure
 
-            def run(out_dir, quick=False, seed=0):
-                fig, ax = plt.subplots(); ax.plot([0, 1]); fig.savefig(Path(out_dir) / "good.png"); plt.close(fig)
-                return {"exact_buy_prob": 0.8, "variational_buy_prob": 0.1 + seed, "figures": ["good.png"]}
-            """
-        )
+        def run(out_dir, quick=False, seed=0):
+            fig = Figure(); fig.subplots().plot([0, 1]); fig.savefig(Path(out_dir) / "good.png")
+            return {"exact_buy_prob": 0.8, "variational_buy_prob": 0.1 + seed, "figures": ["good.png"]}
+        """,
     )
-    monkeypatch.syspath_prepend(str(pkg))
-    judge = JUDGE["lottery"]
-    claims = (
-        Claim("missing", "Missing", "0", "s", ("tests_fake_nowhere",), "c", judge),
-        Claim("boom", "Boom", "0", "s", ("tests_fake_boom",), "c", judge),
-        Claim("good", "Good", "0", "s", ("tests_fake_nowhere", "tests_fake_good"), "c", judge),
-    )
-    monkeypatch.setattr(report, "CLAIMS", claims)
     out = tmp_out / "report"
     results = run_all(out, quick=False, progress=False)
     assert [r.status for r in results] == ["error", "error", "ok"]
@@ -174,16 +179,57 @@ def test_failing_and_missing_modules_are_reported_not_run(tmp_out, monkeypatch):
     text = (out / "report.md").read_text()
     assert text.count(f"**Verdict: {NOT_RUN}.**") == 2 and "boom 42" in text
     assert "![good](good/good.png)" in text and "| P(buy) exact inference | 0.8 |" in text
-    # --reuse judges the saved result instead of rerunning (the module is gone now).
-    (pkg / "tests_fake_good.py").unlink()
+    # --reuse judges the saved result instead of rerunning (the module's run is gone now).
+    (pkg / "tests_fake_good.py").write_text(FAKE.format(name="good", judged_by="lottery", run="def run(*a, **k):\n    raise OSError"))
     sys.modules.pop("tests_fake_good", None)
+    registry._LOADED.pop("good")
     again = run_all(out, quick=False, claims=["good"], reuse=True, progress=False)
-    assert again[0].verdict.level == REPRODUCED
-    # ... but a different seed is a different experiment: rerun, and it fails without the module.
-    assert run_all(out, quick=False, seed=1, claims=["good"], reuse=True, progress=False)[0].status == "error"
+    assert again[0].verdict.level == REPRODUCED and again[0].reused
     # --saved-only runs nothing: the claims without saved results are "not run", the report is written.
     only = run_all(out, quick=False, saved_only=True, progress=False)
-    assert [r.status for r in only] == ["error", "error", "ok"] and "no saved result" in only[0].error
+    assert [r.status for r in only] == ["error", "error", "ok"] and "no saved result" in only[1].error
+    # A different seed is a different experiment: rerun; the new run fails and takes the old result with it.
+    assert run_all(out, quick=False, seed=1, claims=["good"], reuse=True, progress=False)[0].status == "error"
+    assert not (out / "good" / "claim_result.json").exists()
+
+
+def test_saved_result_of_another_schema_is_rerun(tmp_out, fake_claims):
+    """A saved result that lacks a key of the claim's result type (an older version's) is not judged."""
+    add, _ = fake_claims
+    add(
+        "typed",
+        """
+        from typing import TypedDict
+
+        class R(TypedDict):
+            exact_buy_prob: float
+            variational_buy_prob: float
+
+        def run(out_dir, quick=False, seed=0) -> R:
+            return {"exact_buy_prob": 0.9, "variational_buy_prob": 0.0}
+        """,
+    )
+    out = tmp_out / "r"
+    run_all(out, progress=False)
+    saved = out / "typed" / "claim_result.json"
+    data = json.loads(saved.read_text())
+    del data["result"]["variational_buy_prob"]
+    saved.write_text(json.dumps(data))
+    (res,) = run_all(out, reuse=True, progress=False)
+    assert not res.reused and "lacks ['variational_buy_prob']" in res.distrusted and res.verdict.level == REPRODUCED
+
+
+def test_every_claim_module_follows_the_protocol():
+    import typing
+
+    assert NAMES == ["lottery", "reaching", "two_peaks", "temperature", "finetune", "robustness", "equivalence"]
+    for name in NAMES:
+        module = registry.get(name)
+        assert module.__name__ == f"sb3_softopt.experiments.{name}" and module.CLAIM.name == name
+        assert module.CLAIM.statement and module.CLAIM.criteria
+        result_type = registry.result_type(module)
+        assert typing.is_typeddict(result_type), name
+        assert registry.required_keys(module) <= set(typing.get_type_hints(result_type)), name
 
 
 def test_unknown_claim_name_raises(tmp_out):
@@ -209,15 +255,15 @@ def test_all_quick_end_to_end(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = (out / "report.md").read_text()
-    for claim in CLAIMS:
-        assert f'<a id="{claim.name}"></a>' in text, claim.name
-        assert f"python -m sb3_softopt.lecture {claim.name} --out" in text
+    for name in NAMES:
+        assert f'<a id="{name}"></a>' in text, name
+        assert f"python -m sb3_softopt.lecture {name} --out" in text
     assert f"**Verdict: {NOT_RUN}.**" not in text, text
     verdicts = re.findall(r"\*\*Verdict: ([a-z ]+)\*\*", text)
-    assert len(verdicts) == len(CLAIMS)
+    assert len(verdicts) == len(NAMES)
     assert all(v in (REPRODUCED, PARTLY, NOT_REPRODUCED) for v in verdicts), verdicts
     figures = re.findall(r"!\[[a-z_]+\]\(([^)]+)\)", text)
-    assert {f.split("/")[0] for f in figures} == {c.name for c in CLAIMS}
+    assert {f.split("/")[0] for f in figures} == set(NAMES)
     for f in figures:
         assert (out / f).is_file() and (out / f).stat().st_size > 0, f
     assert (Path(out) / "report.json").is_file()
@@ -227,8 +273,8 @@ def test_every_claim_has_a_cli_subcommand():
     from sb3_softopt.lecture.__main__ import build_parser
 
     parser = build_parser()
-    for claim in CLAIMS:
-        args = parser.parse_args([claim.name, "--out", "x", "--quick"])
-        assert args.command == claim.name and args.quick
+    for name in NAMES:
+        args = parser.parse_args([name, "--out", "x", "--quick"])
+        assert args.command == name and args.quick
     args = parser.parse_args(["all", "--out", "x", "--only", "robustness", "equivalence", "--reuse", "--saved-only"])
     assert args.only == ["robustness", "equivalence"] and args.reuse and args.saved_only

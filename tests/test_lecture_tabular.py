@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sb3_softopt.lecture.__main__ import build_parser, main
-from sb3_softopt.lecture.registry import EXPERIMENTS, get, lazy_run, register
+from sb3_softopt.lecture import registry
 
 
 def _read_csv(path):
@@ -41,7 +41,7 @@ def test_lottery_command(tmp_out):
 
 
 def test_lottery_other_parameters(tmp_out):
-    from sb3_softopt.lecture.lottery import closed_form_threshold
+    from sb3_softopt.experiments.lottery import closed_form_threshold
 
     result = main(["lottery", "--out", str(tmp_out), "--quick", "--p-win", "0.05", "--win", "500", "--loss", "-100"])
     assert result["alpha_star_solver"] == pytest.approx(closed_form_threshold(0.05, 500.0, -100.0), rel=1e-9)
@@ -79,39 +79,56 @@ def test_reaching_small_grid_runs(tmp_out):
     assert len(result["marginal_entropy"]) == 13
 
 
-def test_registry_and_parser():
-    assert {"lottery", "reaching"} <= set(EXPERIMENTS)
-    assert get("lottery").add_arguments is not None
-    with pytest.raises(KeyError, match="unknown experiment"):
-        get("nope")
+def test_registry_and_parser(monkeypatch):
+    assert {"lottery", "reaching"} <= set(registry.names())
+    assert hasattr(registry.get("lottery"), "add_arguments")
+    with pytest.raises(KeyError, match="unknown claim"):
+        registry.get("nope")
     with pytest.raises(ValueError, match="already registered"):
-        register("lottery", lambda out_dir, quick=False, seed=0: {})
-    with pytest.raises(ValueError, match="other than 'all'"):
-        register("all", lambda out_dir, quick=False, seed=0: {})
+        registry.register("sb3_softopt.experiments.lottery")
+    with pytest.raises(TypeError, match="has no 'CLAIM'"):
+        registry.register("sb3_softopt.lecture.runner")
     parser = build_parser()
     with pytest.raises(SystemExit):
         parser.parse_args(["lottery"])  # --out is required
-    with pytest.raises(ModuleNotFoundError, match="no experiment module"):
-        lazy_run("sb3_softopt.lecture.does_not_exist")("unused")
 
 
-def test_registered_experiment_runs_through_cli(tmp_out):
+def test_claim_names_are_checked():
+    from sb3_softopt.lecture.claim import Claim, Verdict
+
+    with pytest.raises(ValueError, match="other than 'all'"):
+        Claim("all", "t", "0", "s", "c")
+    with pytest.raises(ValueError, match="level must be one of"):
+        Verdict("fine", "why")
+
+
+def test_registered_claim_runs_through_cli(tmp_out, capsys):
+    import types
+
+    from sb3_softopt.lecture.claim import REPRODUCED, Claim, Verdict
+
     calls = {}
+    module = types.ModuleType("tests_dummy_claim")
+    module.CLAIM = Claim("dummy_claim", "Dummy", "0", "s", "c")
 
     def run(out_dir, quick=False, seed=0):
         calls.update(out=str(out_dir), quick=quick, seed=seed)
         return {"value": 1.0}
 
-    register("dummy_claim", run, "test only", overwrite=True)
+    module.run = run
+    module.judge = lambda result: Verdict(REPRODUCED, f"value {result['value']}")
+    registry.register(module)
     try:
         assert main(["dummy_claim", "--out", str(tmp_out), "--seed", "3"]) == {"value": 1.0}
         assert calls == {"out": str(tmp_out), "quick": False, "seed": 3}
+        assert "verdict: reproduced - value 1.0" in capsys.readouterr().out
     finally:
-        EXPERIMENTS.pop("dummy_claim")
+        registry.unregister("dummy_claim")
+    assert "dummy_claim" not in registry.names()
 
 
 def test_bad_reaching_arguments(tmp_out):
-    from sb3_softopt.lecture import reaching
+    from sb3_softopt.experiments import reaching
 
     with pytest.raises(ValueError, match="p_slip must be > 0"):
         reaching.run(tmp_out, quick=True, p_slip=0.0)

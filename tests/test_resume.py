@@ -24,7 +24,7 @@ import pytest
 
 from sb3_softopt.common.atomic import InvalidResult, atomic_path, atomic_write_json, is_trusted, load_curve, load_json
 from sb3_softopt.experiments import finetune as ft
-from sb3_softopt.lecture import report
+from sb3_softopt.lecture import registry, runner
 from sb3_softopt.lecture.__main__ import main as lecture_main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -131,28 +131,32 @@ def test_load_curve_and_is_trusted(tmp_path, capsys):
 # ---------------------------------------------------------------------------------------------
 # lecture all --reuse
 # ---------------------------------------------------------------------------------------------
-def _fake_claim(pkg: Path, monkeypatch) -> report.Claim:
-    """A claim whose experiment counts its runs (in ``<out>/runs``)."""
+def _fake_claim(pkg: Path, monkeypatch) -> str:
+    """The only registered claim: its experiment counts its runs (in ``<out>/runs``)."""
     (pkg / "tests_fake_counted.py").write_text(
         "from pathlib import Path\n"
+        "from sb3_softopt.lecture.claim import Claim\n"
+        "from sb3_softopt.experiments.lottery import judge\n"
+        "CLAIM = Claim('counted', 'Counted', '0', 's', 'c')\n"
         "def run(out_dir, quick=False, seed=0):\n"
         "    f = Path(out_dir) / 'runs'; n = int(f.read_text()) + 1 if f.exists() else 1; f.write_text(str(n))\n"
         "    return {'exact_buy_prob': 0.9, 'variational_buy_prob': 0.1, 'seed_used': seed}\n"
     )
     monkeypatch.syspath_prepend(str(pkg))
-    claim = report.Claim("counted", "Counted", "0", "s", ("tests_fake_counted",), "c", report.CLAIMS[0].judge)
-    monkeypatch.setattr(report, "CLAIMS", (claim,))
-    return claim
+    monkeypatch.setattr(registry, "CLAIM_MODULES", {})
+    monkeypatch.setattr(registry, "_LOADED", {})
+    monkeypatch.delitem(sys.modules, "tests_fake_counted", raising=False)
+    return registry.register("tests_fake_counted")
 
 
 def test_saved_claim_results_are_validated(tmp_path, monkeypatch):
     _fake_claim(tmp_path, monkeypatch)
     out = tmp_path / "report"
     runs = out / "counted" / "runs"
-    saved = out / "counted" / report.RESULT_FILE
+    saved = out / "counted" / runner.RESULT_FILE
 
     def again(**kw):
-        res = report.run_all(out, progress=False, reuse=True, **kw)[0]
+        res = runner.run_all(out, progress=False, reuse=True, **kw)[0]
         return res, int(runs.read_text())
 
     res, n = again()
@@ -166,7 +170,6 @@ def test_saved_claim_results_are_validated(tmp_path, monkeypatch):
         (good.replace('"quick": false', '"quick": true'), "quick=True"),
         (good.replace('"seed": 0', '"seed": 3'), "seed=3"),
         (good.replace('"claim": "counted"', '"claim": "lottery"'), "claim 'lottery'"),
-        (good.replace('"module": "tests_fake_counted"', '"module": "elsewhere"'), "module 'elsewhere'"),
     ]:
         saved.write_text(planted)
         res, n2 = again()
@@ -176,19 +179,22 @@ def test_saved_claim_results_are_validated(tmp_path, monkeypatch):
         n = n2
     # --saved-only never runs: an untrusted result makes the claim "not run", with the reason.
     saved.write_text(good[:10])
-    res = report.run_all(out, progress=False, saved_only=True)[0]
+    res = runner.run_all(out, progress=False, saved_only=True)[0]
     assert res.status == "error" and "truncated" in res.error and int(runs.read_text()) == n
 
 
 def test_a_failed_rerun_does_not_leave_the_old_result_vouching_for_the_folder(tmp_path, monkeypatch):
     claim = _fake_claim(tmp_path, monkeypatch)
     out = tmp_path / "c"
-    assert report.run_claim(claim, out).status == "ok"
-    (tmp_path / "tests_fake_counted.py").write_text("def run(out_dir, quick=False, seed=0):\n    raise RuntimeError('half-way')\n")
-    sys.modules.pop("tests_fake_counted", None)
-    assert report.run_claim(claim, out).status == "error"
-    assert not (out / report.RESULT_FILE).exists()
-    assert report.run_claim(claim, out, reuse=True).status == "error"  # rerun, not reused
+    assert runner.run_claim(claim, out).status == "ok"
+
+    def fails(out_dir, quick=False, seed=0):
+        raise RuntimeError("half-way")
+
+    monkeypatch.setattr(registry.get(claim), "run", fails)
+    assert runner.run_claim(claim, out).status == "error"
+    assert not (out / runner.RESULT_FILE).exists()
+    assert runner.run_claim(claim, out, reuse=True).status == "error"  # rerun, not reused
 
 
 def test_lecture_all_reuse_after_sigkill(tmp_path):
@@ -196,15 +202,15 @@ def test_lecture_all_reuse_after_sigkill(tmp_path):
     out, ref = tmp_path / "killed", tmp_path / "reference"
     log = tmp_path / "killed.log"
     proc = _start(cmd + [str(out)], log)
-    first = out / "lottery" / report.RESULT_FILE
+    first = out / "lottery" / runner.RESULT_FILE
     _wait_for(proc, first.exists, log)
     _killpg(proc)
     finished = {p: _stamp(p) for p in (out / "lottery").iterdir()}
     # Whether or not reaching got to the end, leave it a half-written result, as a kill in the
     # middle of a plain write_text would.
-    half = out / "reaching" / report.RESULT_FILE
+    half = out / "reaching" / runner.RESULT_FILE
     half.parent.mkdir(parents=True, exist_ok=True)
-    half.write_text('{"claim": "reaching", "quick": true, "seed": 0, "module": "sb3_softopt.lecture.reaching", "res')
+    half.write_text('{"claim": "reaching", "quick": true, "seed": 0, "module": "sb3_softopt.experiments.reaching", "res')
 
     resumed = _run(cmd + [str(out)])
     said = {line.split(":")[0]: line for line in resumed.stdout.splitlines() if line.startswith("[lecture] ") and ": " in line}
@@ -216,7 +222,7 @@ def test_lecture_all_reuse_after_sigkill(tmp_path):
     # The reference runs the same command line in this process (saves the interpreter start-up).
     lecture_main(cmd[3:] + [str(ref)])
     for claim in ("lottery", "reaching"):  # (c) the same numbers, verdicts and tables
-        got, want = (json.loads((d / claim / report.RESULT_FILE).read_text()) for d in (out, ref))
+        got, want = (json.loads((d / claim / runner.RESULT_FILE).read_text()) for d in (out, ref))
         assert got["result"] == want["result"], claim
         for csv in sorted((ref / claim).glob("*.csv")):
             assert (out / claim / csv.name).read_bytes() == csv.read_bytes(), csv.name

@@ -76,5 +76,5 @@ def test_quick_cli_end_to_end(tmp_out, capsys):
 def test_sql_matches_the_closed_form_in_8_of_10_seeds(tmp_out):
     """SQL's samples (alpha = 1) are within total variation 0.10 of the soft-optimal mixture."""
     summary = two_peaks.run(tmp_out, seeds=10, arms=("sql",), n_samples=5000, progress=False)
-    assert summary["arms"]["sql"]["seeds_tv_at_most_0.10"] >= 8
+    assert summary["arms"]["sql"]["seeds_tv_at_most_0_10"] >= 8
     assert summary["arms"]["sql"]["modes"]["both"] == 10

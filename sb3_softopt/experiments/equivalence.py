@@ -39,23 +39,39 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import gymnasium as gym
 import numpy as np
 import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
 
+from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, Claim, Verdict
+
 __all__ = [
+    "CLAIM",
+    "EquivalenceResult",
     "ExactReference",
     "KLTracker",
     "exact_reference",
-    "policy_log_probs",
-    "weighted_kl",
-    "make_env",
-    "run",
+    "judge",
     "main",
+    "make_env",
+    "policy_log_probs",
+    "run",
+    "weighted_kl",
 ]
+
+CLAIM = Claim(
+    name="equivalence",
+    title="Soft Q-learning ~ entropy-regularised policy gradient",
+    section="4.3",
+    statement="Soft Q-learning and policy gradient with the entropy-regularised (soft) return optimise the "
+    "same objective, so both converge to the same soft-optimal policy.",
+    criteria="reproduced if the visitation-weighted KL(pi_exact || pi_agent) of both SoftDQN and EntropyPPO "
+    "ends <= the experiment's threshold (0.05 nats) and fell by >= 80% from its start; partly if "
+    "both fell by >= 80% or one ends below the threshold.",
+)
 
 #: The default task: a 6 x 3 reaching grid, start (1, 1), goal (4, 1), three moves apart.
 ENV_KWARGS: dict[str, Any] = dict(width=6, height=3, horizon=None, terminate_at_goal=True, goal_reward=10.0, move_cost=0.1)
@@ -228,6 +244,28 @@ def _make_agent(algo: str, env: gym.Env, alpha: float, gamma: float, seed: int):
 ALGOS = ("SoftDQN", "EntropyPPO")
 
 
+class EquivalenceResult(TypedDict):
+    """What :func:`run` measures (also written to ``equivalence.json``); KLs in nats, per algorithm."""
+
+    claim: str
+    quick: bool
+    alpha: float
+    gamma: float
+    env_kwargs: dict[str, Any]
+    total_timesteps: int
+    eval_freq: int
+    kl_threshold: float
+    #: visitation-weighted KL(pi_exact || pi_agent) at the first and last evaluation
+    initial_kl: dict[str, float]
+    final_kl: dict[str, float]
+    #: the same KL averaged uniformly over non-terminal states
+    final_kl_uniform: dict[str, float]
+    #: algorithm -> ``steps``, ``kl``, ``kl_uniform`` lists
+    curves: dict[str, dict[str, list[float]]]
+    seconds: float
+    figures: list[str]
+
+
 def run(
     out_dir: str | Path,
     quick: bool = False,
@@ -239,7 +277,7 @@ def run(
     kl_threshold: float = 0.05,
     env_kwargs: dict[str, Any] | None = None,
     progress: bool = True,
-) -> dict[str, Any]:
+) -> EquivalenceResult:
     """Train SoftDQN and EntropyPPO at the same alpha/gamma; record their KL to the exact policy.
 
     :param out_dir: output folder (created).
@@ -283,7 +321,7 @@ def run(
         for s, k, u in zip(c["steps"], c["kl"], c["kl_uniform"])
     ]
     pd.DataFrame(rows).to_csv(out / "equivalence_kl.csv", index=False)
-    summary: dict[str, Any] = {
+    summary: EquivalenceResult = {
         "claim": "equivalence",
         "quick": quick,
         "alpha": alpha,
@@ -297,9 +335,9 @@ def run(
         "final_kl_uniform": {a: c["kl_uniform"][-1] for a, c in curves.items()},
         "curves": curves,
         "seconds": elapsed,
+        "figures": ["equivalence_kl.png"],  # relative to out_dir
     }
-    fig = _plot(curves, out / "equivalence_kl.png", alpha, gamma, kl_threshold)
-    summary["figures"] = [fig.name]  # relative to out_dir
+    _plot(curves, out / "equivalence_kl.png", alpha, gamma, kl_threshold)
     (out / "equivalence.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -323,6 +361,20 @@ def _plot(curves: dict[str, dict[str, list[float]]], path: Path, alpha: float, g
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
+
+
+def judge(result: EquivalenceResult) -> Verdict:
+    final = {k: float(v) for k, v in result["final_kl"].items()}
+    first = {k: float(v) for k, v in result["initial_kl"].items()}
+    thr = float(result["kl_threshold"])
+    numbers = {f"KL {k}: start -> end (nats)": f"{first[k]:.3g} -> {final[k]:.3g}" for k in final}
+    close = {k: final[k] <= thr for k in final}
+    fell = {k: final[k] <= 0.2 * first[k] for k in final}
+    if all(close.values()) and all(fell.values()):
+        return Verdict(REPRODUCED, f"both agents converge to the exact soft-optimal policy (KL <= {thr} nats)", numbers)
+    if all(fell.values()) or any(close.values()):
+        return Verdict(PARTLY, f"KL <= {thr}: {close}; KL fell by >= 80%: {fell}", numbers)
+    return Verdict(NOT_REPRODUCED, "the agents' policies do not approach the exact soft-optimal policy", numbers)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

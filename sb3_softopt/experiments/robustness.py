@@ -31,12 +31,27 @@ import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, SupportsFloat
+from typing import Any, TypedDict
 
 import gymnasium as gym
 import numpy as np
 
-__all__ = ["PerturbationWrapper", "evaluate_under_perturbation", "run", "main"]
+from sb3_softopt.common.stats import mean_ci, welch_diff_ci
+from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, Claim, Verdict
+
+__all__ = ["CLAIM", "PerturbationWrapper", "RobustnessResult", "evaluate_under_perturbation", "judge", "main", "run"]
+
+CLAIM = Claim(
+    name="robustness",
+    title="Robustness to perturbations",
+    section="4.6",
+    statement="Max-entropy policies cover more states, so they recover better from disturbances than "
+    "deterministic policies.",
+    criteria="reproduced if both SAC and DDPG solve the unperturbed task (success >= 0.5) and SAC's success "
+    "rate averaged over the perturbed settings exceeds DDPG's with a Welch 95% interval above 0; "
+    "partly if SAC is ahead but the interval includes 0 (or a baseline did not learn the task and "
+    "SAC is still ahead); not reproduced otherwise.",
+)
 
 #: Names under which an environment's ``unwrapped`` object may hold its state vector.
 STATE_ATTRS = ("state", "_state", "pos", "_pos", "position", "_position")
@@ -204,34 +219,6 @@ def evaluate_under_perturbation(
     }
 
 
-def mean_ci(values: Sequence[SupportsFloat], level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and Student-t confidence interval across seeds (NaN bounds for a single value)."""
-    from scipy import stats
-
-    x = np.asarray(values, dtype=np.float64)
-    m = float(x.mean())
-    if x.size < 2:
-        return m, float("nan"), float("nan")
-    if np.ptp(x) == 0:  # scipy warns on identical values; the interval is the point
-        return m, m, m
-    ci = stats.ttest_1samp(x, 0.0).confidence_interval(level)
-    return m, float(ci.low), float(ci.high)
-
-
-def welch_diff_ci(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
-    """Mean of ``a - b`` with a Welch-Satterthwaite confidence interval (independent samples)."""
-    from scipy import stats
-
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    d = float(a.mean() - b.mean())
-    if a.size < 2 or b.size < 2:
-        return d, float("nan"), float("nan")
-    if np.ptp(a) == 0 and np.ptp(b) == 0:
-        return d, d, d
-    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(level)
-    return d, float(ci.low), float(ci.high)
-
-
 # Defaults per environment: push strengths (state units), which coordinates pushes act on,
 # and the push probability. MultiGoal's state is the 2-D position (goals 5 units away, the
 # agent moves at most sqrt(2) per step), so a push of 3 undoes two steps of progress.
@@ -271,6 +258,31 @@ def _make_model(algo: str, env_id: str, seed: int, env_kwargs: dict[str, Any], l
     raise ValueError(f"algo must be 'SAC' or 'DDPG', got algo={algo!r}")
 
 
+class RobustnessResult(TypedDict):
+    """What :func:`run` measures (also written to ``robustness.json``); success rates in [0, 1]."""
+
+    claim: str
+    env_id: str
+    quick: bool
+    n_seeds: int
+    total_timesteps: int
+    n_eval_episodes: int
+    push_prob: float
+    #: perturbation kind ("push", "action_noise") -> strengths, 0 = unperturbed
+    strengths: dict[str, list[float]]
+    #: algorithm -> mean success at strength 0
+    clean_success: dict[str, float]
+    #: algorithm -> mean over seeds of the success averaged over every strength > 0 of both kinds
+    perturbed_success: dict[str, float]
+    perturbed_success_per_seed: dict[str, list[float]]
+    success_diff_sac_minus_ddpg: float
+    success_diff_ci95: list[float]
+    #: kind -> algorithm -> per-strength mean and 95% t-interval of success and return
+    curves: dict[str, dict[str, dict[str, list[float]]]]
+    seconds: float
+    figures: list[str]
+
+
 def run(
     out_dir: str | Path,
     quick: bool = False,
@@ -281,7 +293,7 @@ def run(
     n_eval_episodes: int | None = None,
     env_kwargs: dict[str, Any] | None = None,
     progress: bool = True,
-) -> dict[str, Any]:
+) -> RobustnessResult:
     """Train SAC and DDPG, evaluate them under pushes and action noise, write CSV/JSON/PNG.
 
     :param out_dir: output folder (created).
@@ -369,7 +381,7 @@ def run(
     clean = df[df.strength == 0].groupby(["algo", "seed"])["success"].mean()
     per_seed = {a: perturbed.loc[a].to_numpy().tolist() for a in algos}
     diff, diff_lo, diff_hi = welch_diff_ci(per_seed["SAC"], per_seed["DDPG"])
-    summary: dict[str, Any] = {
+    summary: RobustnessResult = {
         "claim": "robustness",
         "env_id": env_id,
         "quick": quick,
@@ -385,9 +397,9 @@ def run(
         "success_diff_ci95": [diff_lo, diff_hi],
         "curves": curves,
         "seconds": elapsed,
+        "figures": ["robustness.png"],  # relative to out_dir
     }
-    fig_path = _plot(curves, strengths, out / "robustness.png", env_id, n_seeds, summary["push_prob"])
-    summary["figures"] = [fig_path.name]  # relative to out_dir
+    _plot(curves, strengths, out / "robustness.png", env_id, n_seeds, summary["push_prob"])
     (out / "robustness.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -422,6 +434,29 @@ def _plot(curves, strengths, path: Path, env_id: str, n_seeds: int, push_prob: f
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
+
+
+def judge(result: RobustnessResult) -> Verdict:
+    sac, ddpg = (float(result["perturbed_success"][a]) for a in ("SAC", "DDPG"))
+    clean_sac, clean_ddpg = (float(result["clean_success"][a]) for a in ("SAC", "DDPG"))
+    diff = float(result["success_diff_sac_minus_ddpg"])
+    lo, hi = (float(x) for x in result["success_diff_ci95"])
+    numbers = {
+        "success unperturbed, SAC / DDPG": f"{clean_sac:.2f} / {clean_ddpg:.2f}",
+        "success under perturbation (mean over strengths > 0), SAC / DDPG": f"{sac:.2f} / {ddpg:.2f}",
+        "difference SAC - DDPG, 95% CI": f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}]",
+    }
+    if min(clean_sac, clean_ddpg) < 0.5:
+        return Verdict(
+            NOT_REPRODUCED if diff <= 0 else PARTLY,
+            "at least one algorithm did not learn the unperturbed task (success < 0.5), so robustness is not comparable",
+            numbers,
+        )
+    if diff > 0 and math.isfinite(lo) and lo > 0:
+        return Verdict(REPRODUCED, "SAC keeps a significantly higher success rate under perturbations", numbers)
+    if diff > 0:
+        return Verdict(PARTLY, "SAC is ahead under perturbations, but the 95% interval includes zero", numbers)
+    return Verdict(NOT_REPRODUCED, "SAC is not more robust than DDPG here", numbers)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

@@ -27,9 +27,23 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
+
+from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, Claim, Verdict
+
+CLAIM = Claim(
+    name="temperature",
+    title="Automatic temperature and annealing",
+    section="4.4.4, 4.6",
+    statement="Automatic temperature adjustment keeps the policy entropy at a target; lowering the temperature "
+    "moves the policy toward the greedy one.",
+    criteria="reproduced if, with a learned alpha, the policy entropy stays within 0.5 nats of its target on "
+    "average over the second half of training, for both the constant and the decreasing target, and "
+    "annealing a fixed alpha lowers the entropy (mean of the last 10% of records vs the first 10%) by "
+    "more than 0.5 nats; partly if one holds.",
+)
 
 ENV_ID = "Pendulum-v1"
 RUNS: dict[str, dict[str, Any]] = {
@@ -52,6 +66,31 @@ def _evaluate(model, n_episodes: int = 5, seed: int = 10_000) -> float:
     return float(mean_return)
 
 
+class RunSummary(TypedDict):
+    """One run's end state and how closely its entropy followed the target."""
+
+    kwargs: dict[str, Any]
+    n_records: int
+    final_entropy: float | None
+    final_target_entropy: float | None
+    final_ent_coef: float | None
+    #: mean |entropy - target| over the records of the second half of training (learned alpha only)
+    mean_abs_gap_second_half: float | None
+    eval_return: float
+
+
+class TemperatureResult(TypedDict):
+    """What :func:`run` measures (also written to ``temperature.json``, without ``files``)."""
+
+    env: str
+    seed: int
+    steps: int
+    common: dict[str, Any]
+    runs: dict[str, RunSummary]
+    #: ``csv`` (all records, column ``run``), ``json``, ``png`` -> path
+    files: dict[str, str]
+
+
 def run(
     out_dir: str | os.PathLike[str],
     quick: bool = False,
@@ -59,7 +98,7 @@ def run(
     steps: int | None = None,
     runs: tuple[str, ...] = tuple(RUNS),
     progress: bool = True,
-) -> dict[str, Any]:
+) -> TemperatureResult:
     """Train the runs, write CSV / JSON / PNG into ``out_dir`` and return the summary.
 
     :param out_dir: output folder (created)
@@ -87,7 +126,7 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
 
     records: dict[str, list[dict[str, float]]] = {}
-    summary: dict[str, Any] = dict(env=ENV_ID, seed=seed, steps=steps, common=COMMON_KWARGS, runs={})
+    summary: TemperatureResult = dict(env=ENV_ID, seed=seed, steps=steps, common=COMMON_KWARGS, runs={})
     for name in tqdm(runs, desc="temperature runs", disable=not progress):
         kwargs = RUNS[name]
         learned = str(kwargs["ent_coef"]).startswith("auto")
@@ -119,6 +158,43 @@ def run(
     plot_entropy_tracking(records, out / "temperature.png", title=f"SAC on {ENV_ID}: entropy vs target (seed {seed})")
     summary["files"] = {k: str(out / f"temperature.{k}") for k in ("csv", "json", "png")}
     return summary
+
+
+def _annealed_entropy_drop(result: TemperatureResult) -> tuple[float, float]:
+    """Mean entropy over the first and last 10% of the records of the annealed-alpha run."""
+    import pandas as pd
+
+    path = Path(result["files"]["csv"])
+    if not path.exists() and "_out_dir" in result:  # the run folder was moved or copied since
+        path = Path(result["_out_dir"]) / path.name  # type: ignore[typeddict-item]
+    table = pd.read_csv(path)
+    sub = table[table["run"] == "ent_coef_schedule"]["entropy"].to_numpy(dtype=float)
+    if sub.size < 10:
+        raise ValueError(f"{path} has {sub.size} < 10 records of the ent_coef_schedule run")
+    k = max(1, sub.size // 10)
+    return float(sub[:k].mean()), float(sub[-k:].mean())
+
+
+def judge(result: TemperatureResult) -> Verdict:
+    gaps = {name: float(result["runs"][name]["mean_abs_gap_second_half"]) for name in ("auto", "target_schedule")}
+    h0, h1 = _annealed_entropy_drop(result)
+    numbers: dict[str, Any] = {
+        "mean |entropy - target|, 2nd half, constant target (nats)": gaps["auto"],
+        "mean |entropy - target|, 2nd half, decreasing target (nats)": gaps["target_schedule"],
+        "entropy first / last 10% of the annealed-alpha run (nats)": f"{h0:.3g} / {h1:.3g}",
+    }
+    tracks, anneals = max(gaps.values()) <= 0.5, h1 < h0 - 0.5
+    if tracks and anneals:
+        return Verdict(
+            REPRODUCED,
+            "the learned temperature holds the entropy on its (moving) target, and annealing alpha makes the policy greedier",
+            numbers,
+        )
+    if tracks or anneals:
+        return Verdict(
+            PARTLY, f"tracks the target within 0.5 nats: {tracks}; annealing lowers the entropy by > 0.5 nats: {anneals}", numbers
+        )
+    return Verdict(NOT_REPRODUCED, "neither effect observed", numbers)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,9 +1,8 @@
 """
 ``python -m sb3_softopt.lecture NAME --out DIR [--quick] [--seed S] [options]``.
 
-One sub-command per entry of :data:`sb3_softopt.lecture.registry.EXPERIMENTS` (``lottery``,
-``reaching``, and the other claims once their modules exist) plus ``all`` (every claim and a
-``report.md``, from :mod:`sb3_softopt.lecture.report`). Headless: figures are written with Agg.
+One sub-command per claim of :mod:`sb3_softopt.lecture.registry` plus ``all`` (every claim and a
+``report.md``, see :mod:`sb3_softopt.lecture.runner`). Headless: figures are written with Agg.
 """
 
 from __future__ import annotations
@@ -15,9 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-os.environ.setdefault("MPLBACKEND", "Agg")
-
-from sb3_softopt.lecture.registry import EXPERIMENTS  # noqa: E402
+from sb3_softopt.lecture import registry, runner
 
 _COMMON = ("command", "out", "quick", "seed")
 
@@ -27,21 +24,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m sb3_softopt.lecture",
         description="Reproduce the claims of the lecture 'control as inference' (CSV/JSON + PNG into --out).",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join([*EXPERIMENTS, "all"]) + "}")
-    for name, exp in EXPERIMENTS.items():
-        p = sub.add_parser(name, help=exp.help, description=exp.help)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join([*registry.names(), "all"]) + "}")
+    for name in registry.names():
+        module = registry.get(name)
+        p = sub.add_parser(name, help=module.CLAIM.title, description=module.CLAIM.statement)
         p.add_argument("--out", required=True, help="output folder (created)")
         p.add_argument("--quick", action="store_true", help="smaller, faster setting")
         p.add_argument("--seed", type=int, default=0)
-        if exp.add_arguments is not None:
-            exp.add_arguments(p)
-    try:
-        from sb3_softopt.lecture import report
-    except ImportError:
-        report = None  # type: ignore[assignment]
-    if report is not None:
-        p = sub.add_parser("all", help="run every claim and write OUT/report.md")
-        report.add_arguments(p)
+        if hasattr(module, "add_arguments"):
+            module.add_arguments(p)
+    runner.add_arguments(sub.add_parser("all", help="run every claim and write OUT/report.md"))
     return parser
 
 
@@ -51,16 +43,21 @@ def _summary(result: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> Any:
+    # A CLI owns the process: headless figures unless the user chose a backend.
+    os.environ.setdefault("MPLBACKEND", "Agg")
     args = build_parser().parse_args(argv)
     if args.command == "all":
-        from sb3_softopt.lecture import report
-
-        return report.run_all(
+        results = runner.run_all(
             args.out, quick=args.quick, seed=args.seed, claims=args.only, reuse=args.reuse, saved_only=args.saved_only
         )
+        print(f"report: {os.path.join(args.out, 'report.md')}")
+        return results
     options = {k: v for k, v in vars(args).items() if k not in _COMMON}
-    result = EXPERIMENTS[args.command].run(args.out, quick=args.quick, seed=args.seed, **options)
+    module = registry.get(args.command)
+    result = runner.call_run(module, args.out, args.quick, args.seed, **options)
     print(_summary(result))
+    verdict = runner.judge(module, result, args.out)
+    print(f"verdict: {verdict.level} - {verdict.reason}" + (" (quick budget: a smoke test)" if args.quick else ""))
     print(f"files written to {args.out}", file=sys.stderr)
     return result
 

@@ -1,115 +1,89 @@
-"""
-Registry of the lecture reproductions: ``name -> run function`` (plus optional CLI options).
+"""The one list of lecture claims: ``name -> module`` (see :mod:`sb3_softopt.lecture.claim`).
 
-Each experiment is a module exposing ``run(out_dir, quick=False, seed=0, **options) -> dict``
-(the measured numbers, also written to JSON in ``out_dir``) and optionally
-``add_arguments(parser)`` for its own command-line options, whose ``dest`` names are the
-``options`` of ``run``. ``python -m sb3_softopt.lecture NAME --out DIR`` runs one of them.
+``python -m sb3_softopt.lecture NAME --out DIR`` runs one claim, ``all`` runs them in this order.
+Modules are imported when first asked for, so listing the names costs no import of torch.
 
-Adding a claim::
+Adding a claim: write a module with ``CLAIM``, ``run`` and ``judge`` and register it::
 
-    from sb3_softopt.lecture.registry import register, lazy_run
-    register("two_peaks", lazy_run("sb3_softopt.experiments.two_peaks"), "soft policies keep both modes")
-
-Claims listed in :mod:`sb3_softopt.lecture.report` (``CLAIMS``) are registered automatically
-(imported only when run), so the report and the CLI always offer the same names.
+    from sb3_softopt.lecture.registry import register
+    register("my_package.my_claim")   # or the module object itself
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
-import inspect
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+import typing
+from types import ModuleType
 from typing import Any
 
-__all__ = ["EXPERIMENTS", "Experiment", "get", "lazy_run", "register"]
+__all__ = ["CLAIM_MODULES", "get", "names", "register", "required_keys", "result_type", "unregister"]
 
-RunFn = Callable[..., dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """One reproducible lecture claim."""
-
-    name: str
-    run: RunFn
-    help: str = ""
-    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+#: claim name -> module path, in report order
+CLAIM_MODULES: dict[str, str] = {
+    name: f"sb3_softopt.experiments.{name}"
+    for name in ("lottery", "reaching", "two_peaks", "temperature", "finetune", "robustness", "equivalence")
+}
+_LOADED: dict[str, ModuleType] = {}
 
 
-#: name -> experiment; the CLI builds one sub-command per entry, in insertion order.
-EXPERIMENTS: dict[str, Experiment] = {}
+def _check(module: ModuleType) -> ModuleType:
+    for attr in ("CLAIM", "run", "judge"):
+        if not hasattr(module, attr):
+            raise TypeError(f"claim module {module.__name__} has no {attr!r} (needs CLAIM, run and judge)")
+    if not callable(module.run) or not callable(module.judge):
+        raise TypeError(f"{module.__name__}.run and .judge must be callable")
+    return module
 
 
-def register(
-    name: str,
-    run: RunFn,
-    help: str = "",
-    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
-    *,
-    overwrite: bool = False,
-) -> Experiment:
-    """Add an experiment under ``name`` (a CLI sub-command and an output sub-folder name)."""
-    if not name.isidentifier() or name == "all":
-        raise ValueError(f"experiment name must be an identifier other than 'all', got {name!r}")
-    if name in EXPERIMENTS and not overwrite:
-        raise ValueError(f"experiment {name!r} is already registered (pass overwrite=True to replace it)")
-    if not callable(run):
-        raise TypeError(f"run must be callable, got {run!r}")
-    exp = Experiment(name, run, help, add_arguments)
-    EXPERIMENTS[name] = exp
-    return exp
+def register(module: str | ModuleType, *, overwrite: bool = False) -> str:
+    """Add a claim module under its ``CLAIM.name``; returns that name.
+
+    :param module: the module or its import path.
+    :param overwrite: replace a claim already registered under that name.
+    """
+    mod = _check(importlib.import_module(module) if isinstance(module, str) else module)
+    name = mod.CLAIM.name
+    if name in CLAIM_MODULES and not overwrite:
+        raise ValueError(f"claim {name!r} is already registered (pass overwrite=True to replace it)")
+    CLAIM_MODULES[name] = mod.__name__
+    _LOADED[name] = mod
+    return name
 
 
-def lazy_run(*modules: str) -> RunFn:
-    """A run function importing the first importable of ``modules`` only when called."""
-    if not modules:
-        raise ValueError("lazy_run needs at least one module path")
-
-    def run(out_dir: str | Path, quick: bool = False, seed: int = 0, **options: Any) -> dict[str, Any]:
-        errors = []
-        for mod_name in modules:
-            try:
-                mod = importlib.import_module(mod_name)
-            except ModuleNotFoundError as exc:
-                if exc.name and mod_name.startswith(exc.name):
-                    errors.append(f"{mod_name}: not found")
-                    continue
-                raise
-            params = inspect.signature(mod.run).parameters
-            if "seed" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
-                options["seed"] = seed
-            # else: the module takes its own ``seeds`` list and runs with its default seeds.
-            return mod.run(out_dir, quick=quick, **options)
-        raise ModuleNotFoundError(f"no experiment module among {modules} ({'; '.join(errors)})")
-
-    run.__doc__ = f"Run the experiment of the first importable module among {modules}."
-    return run
+def unregister(name: str) -> None:
+    """Remove a claim (tests use it to undo :func:`register`)."""
+    CLAIM_MODULES.pop(name, None)
+    _LOADED.pop(name, None)
 
 
-def get(name: str) -> Experiment:
-    """The experiment registered as ``name`` (``KeyError`` lists the known names)."""
-    try:
-        return EXPERIMENTS[name]
-    except KeyError:
-        raise KeyError(f"unknown experiment {name!r}; registered: {sorted(EXPERIMENTS)}") from None
+def names() -> list[str]:
+    """The registered claim names, in report order."""
+    return list(CLAIM_MODULES)
 
 
-def _register_builtin() -> None:
-    from sb3_softopt.lecture import lottery, reaching
-
-    register("lottery", lottery.run, "exact inference buys the lottery ticket, variational does not", lottery.add_arguments)
-    register("reaching", reaching.run, "forward/backward cones and exact vs variational under slip", reaching.add_arguments)
-    try:
-        from sb3_softopt.lecture.report import CLAIMS
-    except ImportError:  # the report module is optional for single experiments
-        return
-    for claim in CLAIMS:
-        if claim.name not in EXPERIMENTS:
-            register(claim.name, lazy_run(*claim.modules), claim.title)
+def get(name: str) -> ModuleType:
+    """The module of claim ``name``, imported and checked (``KeyError`` lists the known names)."""
+    if name not in CLAIM_MODULES:
+        raise KeyError(f"unknown claim {name!r}; registered: {names()}")
+    if name not in _LOADED:
+        mod = _check(importlib.import_module(CLAIM_MODULES[name]))
+        if mod.CLAIM.name != name:
+            raise ValueError(f"{mod.__name__}.CLAIM.name is {mod.CLAIM.name!r}, registered as {name!r}")
+        _LOADED[name] = mod
+    return _LOADED[name]
 
 
-_register_builtin()
+def result_type(module: ModuleType) -> Any:
+    """The ``TypedDict`` that ``module.run`` is annotated to return (``dict`` if not annotated)."""
+    return typing.get_type_hints(module.run).get("return", dict)
+
+
+def required_keys(module: ModuleType) -> frozenset[str]:
+    """The keys every result of ``module.run`` holds: its result type's keys but ``NotRequired`` ones."""
+    tp = result_type(module)
+    if not typing.is_typeddict(tp):
+        return frozenset()
+    # ``__required_keys__`` misses ``NotRequired`` under ``from __future__ import annotations``
+    # before Python 3.14: read the evaluated hints instead.
+    hints = typing.get_type_hints(tp, include_extras=True)
+    return frozenset(k for k, h in hints.items() if typing.get_origin(h) is not typing.NotRequired and tp.__total__)

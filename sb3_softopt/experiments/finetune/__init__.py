@@ -40,10 +40,12 @@ A run that never reaches the threshold counts as ``finetune_steps`` (censored; t
 many runs reached it).
 
 Modules: :mod:`.config` (arms, budgets, hyperparameters), :mod:`.jobs` (what the worker processes
-run), :mod:`.runner` (scheduling, resumption), :mod:`.stats`, :mod:`.summary`, :mod:`.plots`,
-:mod:`.cli`.
+run), :mod:`.runner` (scheduling, resumption), :mod:`.summary`, :mod:`.plots`, :mod:`.cli`, and
+:mod:`.claim` (the lecture claim, the result type and the verdict rule). Statistics come from
+:mod:`sb3_softopt.common.stats`.
 """
 
+from sb3_softopt.experiments.finetune.claim import CLAIM, FinetuneResult, judge
 from sb3_softopt.experiments.finetune.cli import main
 from sb3_softopt.experiments.finetune.config import (
     ARMS,
@@ -61,12 +63,12 @@ from sb3_softopt.experiments.finetune.config import (
 )
 from sb3_softopt.experiments.finetune.jobs import _check_curve, _check_pretrain, _curve_path, pretrained_coverage
 from sb3_softopt.experiments.finetune.runner import run
-from sb3_softopt.experiments.finetune.stats import _mean_ci, bootstrap_ci, iqm, steps_to_threshold
-from sb3_softopt.experiments.finetune.summary import summarize
+from sb3_softopt.common.stats import bootstrap_ci, iqm
+from sb3_softopt.experiments.finetune.summary import steps_to_threshold, summarize
 
 __all__ = [
-    "ARMS", "BUDGETS", "COMMON_KWARGS", "DDPG_NOISE_STD", "DEFAULT_PRETRAIN_ENV", "DEFAULT_TASKS", "NET_ARCH",
+    "CLAIM", "FinetuneResult", "judge", "ARMS", "BUDGETS", "COMMON_KWARGS", "DDPG_NOISE_STD", "DEFAULT_PRETRAIN_ENV", "DEFAULT_TASKS", "NET_ARCH",
     "SAC_FINETUNE_ENT_COEF", "SAC_PRETRAIN_ENT_COEF", "SQL_FINETUNE_ENT_COEF", "SQL_PRETRAIN_ENT_COEF", "Budget",
     "bootstrap_ci", "iqm", "main", "pretrained_coverage", "run", "steps_to_threshold", "summarize",
-    "_check_curve", "_check_pretrain", "_curve_path", "_mean_ci",
+    "_check_curve", "_check_pretrain", "_curve_path",
 ]  # fmt: skip

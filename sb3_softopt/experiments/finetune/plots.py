@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from sb3_softopt.common.atomic import atomic_path
-from sb3_softopt.experiments.finetune.stats import _mean_ci
+from sb3_softopt.common.stats import mean_ci_band
 
 
 _COLORS = {
@@ -31,7 +31,7 @@ def _plot_curves(out: Path, df, tasks: dict[str, float], arms) -> None:
             d = df[(df.task == task) & (df.arm == arm)]
             piv = d.pivot_table(index="seed", columns="step", values="eval_return")
             steps = piv.columns.to_numpy()
-            mean, half = _mean_ci(piv.to_numpy())
+            mean, half = mean_ci_band(piv.to_numpy())
             ax.plot(steps, mean, label=arm, color=_COLORS.get(arm))
             ax.fill_between(steps, mean - half, mean + half, alpha=0.2, color=_COLORS.get(arm))
         ax.axhline(thr, color="k", ls="--", lw=0.8, label="threshold")

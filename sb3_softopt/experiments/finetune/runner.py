@@ -16,6 +16,7 @@ import numpy as np
 
 from sb3_softopt.common.atomic import InvalidResult, is_trusted, load_json
 from sb3_softopt.common.atomic import atomic_write_text as _atomic_write
+from sb3_softopt.experiments.finetune.claim import FinetuneResult
 from sb3_softopt.experiments.finetune.config import ARMS, BUDGETS, Budget, COMMON_KWARGS, DDPG_NOISE_STD, DEFAULT_PRETRAIN_ENV, DEFAULT_TASKS, NET_ARCH, SAC_FINETUNE_ENT_COEF, SAC_PRETRAIN_ENT_COEF, SQL_FINETUNE_ENT_COEF, SQL_PRETRAIN_ENT_COEF
 from sb3_softopt.experiments.finetune.jobs import _check_curve, _check_pretrain, _curve_path, _finetune_job, _pretrain_job, _worker_init
 from sb3_softopt.experiments.finetune.summary import summarize
@@ -52,7 +53,7 @@ def run(
     workers: Optional[int] = None,
     env_modules: Sequence[str] = (),
     progress: bool = True,
-) -> dict:
+) -> FinetuneResult:
     """Run (or resume) the pretrain/finetune comparison and write its outputs into ``out_dir``.
 
     :param out_dir: output folder (created; finished runs in it are checked and reused, not rerun).

@@ -6,21 +6,26 @@ import dataclasses
 import json
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from sb3_softopt.common.atomic import atomic_path
+from sb3_softopt.common.stats import bootstrap_ci, iqm
 from sb3_softopt.common.atomic import atomic_write_text as _atomic_write
 from sb3_softopt.experiments.finetune.config import Budget
 from sb3_softopt.experiments.finetune.jobs import _curve_path
 from sb3_softopt.experiments.finetune.plots import _plot_coverage, _plot_curves
-from sb3_softopt.experiments.finetune.stats import bootstrap_ci, iqm, steps_to_threshold
 
 
-# --------------------------------------------------------------------------------------------
-# Summary: table, figures
-# --------------------------------------------------------------------------------------------
+def steps_to_threshold(steps: Sequence[int], returns: Sequence[float], threshold: float) -> Optional[int]:
+    """First evaluation step whose return is >= ``threshold`` (``None`` if never)."""
+    for s, r in zip(steps, returns):
+        if r >= threshold:
+            return int(s)
+    return None
+
+
 def _load_curves(out: Path, tasks, arms, seeds):
     import pandas as pd
 

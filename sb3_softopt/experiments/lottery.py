@@ -34,15 +34,29 @@ import csv
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 from scipy.optimize import brentq
 
 from sb3_softopt.envs.lottery import BUY, DONT_BUY, LOSE, START, WIN, LotteryMDP
 from sb3_softopt.inference import TabularMDP, exact_inference, forward_messages, soft_value_iteration
+from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, Claim, Verdict
 
-__all__ = ["add_arguments", "closed_form_q_buy", "closed_form_threshold", "lottery_mdp", "run", "solver_threshold"]
+__all__ = [
+    "CLAIM", "LotteryResult", "add_arguments", "closed_form_q_buy", "closed_form_threshold", "judge", "lottery_mdp", "run",
+    "solver_threshold",
+]
+
+CLAIM = Claim(
+    name="lottery",
+    title="Optimism of exact inference (the lottery)",
+    section="3.1",
+    statement="Exact posterior inference in a stochastic MDP is optimistic: it 'buys the lottery ticket' whose "
+    "expected reward is negative, while the variational (soft value iteration) policy does not.",
+    criteria="reproduced if P(buy) > 0.5 under exact inference and < 0.5 under the variational solution; "
+    "partly if only one holds.",
+)
 
 DEFAULTS = {"p_win": 0.01, "win": 10000.0, "loss": -1000.0}
 
@@ -175,6 +189,32 @@ def _plot(rows: list[dict[str, float]], alpha_star: float, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+class LotteryResult(TypedDict):
+    """What :func:`run` measures (also written to ``lottery.json``)."""
+
+    p_win: float
+    win: float
+    loss: float
+    reference_alpha: float
+    #: p(buy) at ``reference_alpha``
+    exact_buy_prob: float
+    variational_buy_prob: float
+    exact_q_buy: float
+    variational_q_buy: float
+    #: the exact posterior's probability of winning, given that the ticket was bought
+    exact_posterior_p_win: float
+    alpha_star_solver: float
+    alpha_star_closed_form: float
+    alpha_star_rel_error: float
+    max_abs_error_vs_closed_form_q: float
+    largest_alpha_where_exact_buys: float | None
+    variational_ever_buys: bool
+    all_finite: bool
+    n_alphas: int
+    figures: list[str]
+    files: list[str]
+
+
 def run(
     out_dir: str | Path,
     quick: bool = False,
@@ -184,7 +224,7 @@ def run(
     loss: float = -1000.0,
     n_alphas: int | None = None,
     reference_alpha: float = 1.0,
-) -> dict[str, Any]:
+) -> LotteryResult:
     """
     Table of Q(buy), Q(don't buy) and p(buy), exact vs variational, for log-spaced alpha in
     ``[1, 1e5]``, plus the threshold ``alpha*`` (solver bisection vs the closed-form equation).
@@ -213,7 +253,7 @@ def run(
     ref = next(r for r in rows if r["alpha"] == reference_alpha)
     max_cf_err = max(abs(r["exact_q_buy"] - r["closed_form_exact_q_buy"]) for r in rows)
     exact_buys = [r["alpha"] for r in rows if r["exact_p_buy"] > 0.5]
-    result: dict[str, Any] = {
+    result: LotteryResult = {
         "p_win": p_win,
         "win": win,
         "loss": loss,
@@ -236,6 +276,17 @@ def run(
     }
     (out / "lottery.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+def judge(result: LotteryResult) -> Verdict:
+    exact, var = float(result["exact_buy_prob"]), float(result["variational_buy_prob"])
+    numbers = {"P(buy) exact inference": exact, "P(buy) variational": var}
+    ok_exact, ok_var = exact > 0.5, var < 0.5
+    if ok_exact and ok_var:
+        return Verdict(REPRODUCED, "exact inference prefers buying the ticket, the variational policy does not", numbers)
+    if ok_exact or ok_var:
+        return Verdict(PARTLY, f"exact buys: {ok_exact}; variational refuses: {ok_var}", numbers)
+    return Verdict(NOT_REPRODUCED, "the optimism of exact inference was not observed", numbers)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -22,8 +22,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from scipy.special import logsumexp
@@ -37,8 +38,19 @@ from sb3_softopt.inference import (
     marginal_entropy,
     soft_value_iteration,
 )
+from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, UNDETERMINED, Claim, Verdict
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["CLAIM", "ReachingResult", "add_arguments", "judge", "run"]
+
+CLAIM = Claim(
+    name="reaching",
+    title="Forward/backward cones (reaching)",
+    section="2.4",
+    statement="The state marginal p(s_t | O_1:T) is the product of forward and backward messages: narrow at the "
+    "start and at the goal, widest in the middle of the trajectory.",
+    criteria="reproduced if the marginal's entropy peaks in the middle 60% of the steps and exceeds both ends "
+    "by > 0.5 nats; partly if it peaks there by a smaller margin.",
+)
 
 
 def _env(p_slip: float, width: int, height: int, horizon: int) -> ReachingGridworld:
@@ -120,6 +132,40 @@ def _plot_slip(env: ReachingGridworld, v_ex: np.ndarray, v_var: np.ndarray, tv: 
     fig.savefig(path, dpi=110)
 
 
+class ReachingResult(TypedDict):
+    """What :func:`run` measures (also written to ``reaching.json``); entropies in nats, per step t = 0..T."""
+
+    alpha: float
+    grid: list[int]
+    horizon: int
+    #: exact posterior's state-marginal entropy without slip (the cones)
+    marginal_entropy: list[float]
+    marginal_entropy_variational: list[float]
+    peak_step: int
+    peak_entropy: float
+    entropy_start: float
+    entropy_end: float
+    exact_equals_variational_without_slip: float
+    forward_backward_evidence_spread: float
+    p_slip: float
+    start_value_exact: float
+    start_value_variational: float
+    max_abs_v_diff_t0: float
+    mean_policy_tv_under_q: float
+    true_soft_return_exact_policy: float
+    true_soft_return_variational_policy: float
+    true_return_exact_policy: float
+    true_return_variational_policy: float
+    p_goal_at_T_exact_policy: float
+    p_goal_at_T_variational_policy: float
+    p_goal_at_T_exact_posterior_belief: float
+    marginal_entropy_slip_exact: list[float]
+    marginal_entropy_slip_variational: list[float]
+    snapshot_times: list[int]
+    figures: list[str]
+    files: list[str]
+
+
 def run(
     out_dir: str | Path,
     quick: bool = False,
@@ -129,7 +175,7 @@ def run(
     width: int = 21,
     height: int = 11,
     horizon: int = 30,
-) -> dict[str, Any]:
+) -> ReachingResult:
     """
     Cones (``p_slip = 0``) and exact-vs-variational under slip (``p_slip``), all exact computations.
 
@@ -208,7 +254,7 @@ def run(
         writer.writerows(slip_rows)
 
     peak = int(np.argmax(h_exact0))
-    result: dict[str, Any] = {
+    result: ReachingResult = {
         "alpha": alpha,
         "grid": [width, height],
         "horizon": T,
@@ -241,6 +287,28 @@ def run(
     }
     (out / "reaching.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+def judge(result: ReachingResult) -> Verdict:
+    ent = [float(x) for x in result["marginal_entropy"]]
+    T = len(ent)
+    if T < 3:
+        return Verdict(UNDETERMINED, f"need >= 3 time steps of marginal entropy, got {T}")
+    t_peak = int(np.argmax(ent))
+    lo, hi = math.floor(0.2 * (T - 1)), math.ceil(0.8 * (T - 1))
+    interior = lo <= t_peak <= hi
+    margin = ent[t_peak] - max(ent[0], ent[-1])
+    numbers = {
+        "steps": T,
+        "peak step": t_peak,
+        "peak entropy (nats)": ent[t_peak],
+        "entropy at start / end (nats)": f"{ent[0]:.3g} / {ent[-1]:.3g}",
+    }
+    if interior and margin > 0.5:
+        return Verdict(REPRODUCED, "the state marginal is narrow at both ends and widest mid-trajectory (two cones)", numbers)
+    if interior and margin > 0:
+        return Verdict(PARTLY, "the marginal entropy peaks mid-trajectory but by less than 0.5 nats over the ends", numbers)
+    return Verdict(NOT_REPRODUCED, "the marginal entropy does not peak in the middle 60% of the trajectory", numbers)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
