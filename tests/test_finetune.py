@@ -88,11 +88,12 @@ def test_steps_to_threshold_and_statistics():
 def test_coverage_separates_wide_from_committed_policy():
     """The coverage measure the table reports: a random-direction policy covers more."""
 
+    # Stand-ins for SB3 models: ``predict`` gets a batch of one observation (from a VecEnv).
     class Committed:
         action_noise = None
 
-        def predict(self, obs, deterministic=True):
-            return np.array([1.0, 0.3], dtype=np.float32), None
+        def predict(self, obs, state=None, episode_start=None, deterministic=True):
+            return np.array([[1.0, 0.3]], dtype=np.float32), None
 
     class RandomDirection:
         action_noise = None
@@ -101,10 +102,10 @@ def test_coverage_separates_wide_from_committed_policy():
             self.rng = np.random.default_rng(0)
             self.direction = None
 
-        def predict(self, obs, deterministic=True):
-            if np.linalg.norm(obs[2:]) < 1e-6:  # at rest: pick a new direction
+        def predict(self, obs, state=None, episode_start=None, deterministic=True):
+            if np.linalg.norm(obs[0, 2:]) < 1e-6:  # at rest: pick a new direction
                 ang = self.rng.uniform(0, 2 * np.pi)
-                self.direction = np.array([np.cos(ang), np.sin(ang)], dtype=np.float32)
+                self.direction = np.array([[np.cos(ang), np.sin(ang)]], dtype=np.float32)
             return self.direction, None
 
     import sb3_softopt  # noqa: F401

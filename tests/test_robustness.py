@@ -17,9 +17,9 @@ from sb3_softopt.experiments.robustness import (
 
 
 class GoToGoal:
-    """Scripted policy for MultiGoal: full speed toward the goal (5, 0)."""
+    """Scripted policy for MultiGoal: full speed toward the goal (5, 0), with SB3's ``predict`` signature."""
 
-    def predict(self, obs, deterministic=True):
+    def predict(self, obs, state=None, episode_start=None, deterministic=True):
         d = np.array([5.0, 0.0]) - np.asarray(obs, dtype=np.float64)
         return np.clip(d, -1.0, 1.0).astype(np.float32), None
 

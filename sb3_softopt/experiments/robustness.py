@@ -196,26 +196,29 @@ def evaluate_under_perturbation(
     """
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be >= 1, got n_episodes={n_episodes!r}")
-    env = PerturbationWrapper(gym.make(env_id, **(env_kwargs or {})), **wrapper_kwargs)
-    returns, successes, lengths = [], [], []
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    env = Monitor(PerturbationWrapper(gym.make(env_id, **(env_kwargs or {})), **wrapper_kwargs))
+    vec_env = DummyVecEnv([lambda: env])
+    successes = []
+
+    def record_success(locals_, _globals) -> None:
+        if locals_["done"]:
+            info = locals_["info"]
+            successes.append(_is_success(info, not info["TimeLimit.truncated"]))
+
     for ep in range(n_episodes):
-        obs, _ = env.reset(seed=seed + ep)
-        done, ep_ret, ep_len = False, 0.0, 0
-        terminated, info = False, {}
-        while not done:
-            action, _ = model.predict(obs, deterministic=deterministic)
-            obs, reward, terminated, truncated, info = env.step(action)
-            ep_ret += float(reward)
-            ep_len += 1
-            done = terminated or truncated
-        returns.append(ep_ret)
-        successes.append(_is_success(info, terminated))
-        lengths.append(ep_len)
-    env.close()
+        # evaluate_policy resets only when it starts: one episode per call, each with its seed.
+        vec_env.seed(seed + ep)
+        evaluate_policy(model, vec_env, n_eval_episodes=1, deterministic=deterministic, callback=record_success)
+    vec_env.close()
     return {
         "success": float(np.mean(successes)),
-        "return": float(np.mean(returns)),
-        "length": float(np.mean(lengths)),
+        # The Monitor's own sums: the returns evaluate_policy reports are rounded to 6 decimals.
+        "return": float(np.mean(env.get_episode_rewards())),
+        "length": float(np.mean(env.get_episode_lengths())),
     }
 
 

@@ -58,22 +58,22 @@ class _Evaluator:
     """Deterministic evaluation every ``eval_freq`` steps, called from an SB3 callback."""
 
     def __init__(self, env_id: str, seed: int, n_episodes: int):
+        from stable_baselines3.common.vec_env import DummyVecEnv
+
         self.env = _make_env(env_id, seed + 10_000)
+        self.vec_env = DummyVecEnv([lambda: self.env])
         self.seed = seed + 10_000
         self.n_episodes = n_episodes
 
     def __call__(self, model) -> float:
-        returns = []
+        from stable_baselines3.common.evaluation import evaluate_policy
+
         for ep in range(self.n_episodes):
-            obs, _ = self.env.reset(seed=self.seed + ep)
-            done, total = False, 0.0
-            while not done:
-                action, _ = model.predict(obs, deterministic=True)
-                obs, r, term, trunc, _ = self.env.step(action)
-                total += float(r)
-                done = term or trunc
-            returns.append(total)
-        return float(np.mean(returns))
+            # evaluate_policy resets only when it starts: one episode per call, each with its seed.
+            self.vec_env.seed(self.seed + ep)
+            evaluate_policy(model, self.vec_env, n_eval_episodes=1)
+        # The Monitor's own sums: the returns evaluate_policy reports are rounded to 6 decimals.
+        return float(np.mean(self.env.get_episode_rewards()[-self.n_episodes :]))
 
 
 def _callbacks(evaluator: _Evaluator, eval_freq: int, rows: list, ent_schedule=None):
@@ -163,25 +163,36 @@ def pretrained_coverage(model, env_id: str, n_episodes: int, seed: int, stochast
         evenly; bin-free, unlike a heading histogram), ``mean_speed`` and the trajectories
         (list of ``(T, 2)`` lists).
     """
+    import gymnasium as gym
     from scipy.stats import entropy as scipy_entropy
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.vec_env import DummyVecEnv
 
     env = _make_env(env_id, seed + 20_000)
     rng = np.random.default_rng(seed)
     noise_std = DDPG_NOISE_STD if getattr(model, "action_noise", None) is not None else 0.0
+    if stochastic and noise_std > 0:
+        # DDPG explores with noise that learn() adds and predict() never does.
+        env = gym.wrappers.TransformAction(
+            env, lambda a: np.clip(a + rng.normal(0, noise_std, size=a.shape), -1, 1), env.action_space
+        )
+    vec_env = DummyVecEnv([lambda: env])
     trajs, headings, speeds = [], [], []
+    pts: list = []
+
+    def record(locals_, _globals) -> None:
+        pts.append(locals_["observations"][0, :2].copy())
+        if locals_["done"]:
+            # The VecEnv has already reset: the episode's last observation survives only in info.
+            pts.append(locals_["info"]["terminal_observation"][:2].copy())
+            trajs.append(np.asarray(pts, dtype=float))
+            pts.clear()
+
     for ep in range(n_episodes):
-        obs, _ = env.reset(seed=seed + 20_000 + ep)
-        pts = [obs[:2].copy()]
-        done = False
-        while not done:
-            action, _ = model.predict(obs, deterministic=not stochastic or noise_std > 0)
-            if stochastic and noise_std > 0:
-                action = np.clip(action + rng.normal(0, noise_std, size=action.shape), -1, 1)
-            obs, _, term, trunc, _ = env.step(action)
-            pts.append(obs[:2].copy())
-            done = term or trunc
-        p = np.asarray(pts, dtype=float)
-        trajs.append(p)
+        # evaluate_policy resets only when it starts: one episode per call, each with its seed.
+        vec_env.seed(seed + 20_000 + ep)
+        evaluate_policy(model, vec_env, n_eval_episodes=1, deterministic=not stochastic or noise_std > 0, callback=record)
+    for p in trajs:
         d = p[-1] - p[0]
         headings.append(math.atan2(d[1], d[0]))
         speeds.append(float(np.linalg.norm(np.diff(p, axis=0), axis=1).mean()))
