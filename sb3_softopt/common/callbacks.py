@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
+from sb3_softopt.common.plotting import save_figure
+
 __all__ = ["EntropyTrackingCallback", "plot_entropy_tracking"]
 
 
@@ -164,8 +166,4 @@ def plot_entropy_tracking(
         ax_a.legend(fontsize=7)
     if title:
         ax_h.set_title(title)
-    fig.tight_layout()
-    png = Path(png)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=120)
-    return png
+    return save_figure(fig, png, dpi=120)

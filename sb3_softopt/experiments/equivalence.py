@@ -47,6 +47,7 @@ import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
 
 from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, Claim, Verdict
+from sb3_softopt.common.plotting import save_figure
 
 __all__ = [
     "CLAIM",
@@ -358,8 +359,7 @@ def _plot(curves: dict[str, dict[str, list[float]]], path: Path, alpha: float, g
     ax.set_title(f"Soft Q-learning vs entropy-regularised PG (alpha={alpha}, gamma={gamma})")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     return path
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sb3_softopt.common.plotting import save_figure
 
 FULL = dict(n_demos=500, max_iter=300)
 QUICK = dict(n_demos=50, max_iter=40)
@@ -156,8 +157,7 @@ def plot(path: Path, base: Any, true_terminal: np.ndarray, terminal: np.ndarray,
     ax.set(xlabel="IRL iteration", ylabel="max |rho_E - rho_model|",
            title=f"{summary['n_demos']} demos, p_slip = {summary['p_slip']}: visitation KL "
                  f"{summary['visitation_kl_expert_vs_recovered']:.2g}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -42,6 +42,7 @@ from scipy.optimize import brentq
 from sb3_softopt.envs.lottery import BUY, DONT_BUY, LOSE, START, WIN, LotteryMDP
 from sb3_softopt.inference import TabularMDP, exact_inference, forward_messages, soft_value_iteration
 from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, Claim, Verdict
+from sb3_softopt.common.plotting import save_figure
 
 __all__ = [
     "CLAIM", "LotteryResult", "add_arguments", "closed_form_q_buy", "closed_form_threshold", "judge", "lottery_mdp", "run",
@@ -185,8 +186,7 @@ def _plot(rows: list[dict[str, float]], alpha_star: float, path: Path) -> None:
     ax.set_ylabel("soft advantage of buying (symlog)")
     ax.set_title("exact: alpha log E exp(r/alpha); variational: E[r] = -890")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
 
 
 class LotteryResult(TypedDict):

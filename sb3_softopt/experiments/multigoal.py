@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from sb3_softopt.envs.multigoal import GOALS
+from sb3_softopt.common.plotting import save_figure
 
 FULL_SEEDS = (0, 1, 2, 3, 4)
 QUICK_STEPS = 600
@@ -171,8 +172,7 @@ def plot(path: Path, paths_by_arm: dict[str, list[np.ndarray]]) -> None:
         for g in GOALS:
             ax.add_patch(Circle(g, 1.0, color="g", alpha=0.3))
         ax.set(xlim=(-7, 7), ylim=(-7, 7), aspect="equal", title=f"{arm}: {len(paths)} rollouts")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -39,6 +39,7 @@ from sb3_softopt.inference import (
     soft_value_iteration,
 )
 from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, UNDETERMINED, Claim, Verdict
+from sb3_softopt.common.plotting import save_figure
 
 __all__ = ["CLAIM", "ReachingResult", "add_arguments", "judge", "run"]
 
@@ -90,8 +91,7 @@ def _plot_cones(fb: Any, env: ReachingGridworld, times: list[int], path: Path) -
             if j == 0:
                 ax.set_ylabel(name, fontsize=7)
     fig.suptitle("Reaching: forward cone x backward cone = state marginal (sqrt colour scale)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
 
 
 def _plot_entropy(curves: dict[str, np.ndarray], path: Path) -> None:
@@ -105,8 +105,7 @@ def _plot_entropy(curves: dict[str, np.ndarray], path: Path) -> None:
     ax.set_ylabel("entropy of p(s_t | O)  [nats]")
     ax.set_title("State-marginal entropy: low at both ends, peak mid-episode")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
 
 
 def _plot_slip(env: ReachingGridworld, v_ex: np.ndarray, v_var: np.ndarray, tv: np.ndarray, p_slip: float, path: Path) -> None:
@@ -128,8 +127,7 @@ def _plot_slip(env: ReachingGridworld, v_ex: np.ndarray, v_var: np.ndarray, tv: 
         ax.set_yticks([])
         fig.colorbar(im, ax=ax, fraction=0.025)
     fig.suptitle(f"p_slip = {p_slip}: exact inference is optimistic about slips", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
 
 
 class ReachingResult(TypedDict):

@@ -36,6 +36,7 @@ from typing import Any, TypedDict
 import gymnasium as gym
 import numpy as np
 
+from sb3_softopt.common.plotting import plot_band, save_figure
 from sb3_softopt.common.stats import mean_ci, welch_diff_ci
 from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, Claim, Verdict
 
@@ -416,17 +417,11 @@ def _plot(curves, strengths, path: Path, env_id: str, n_seeds: int, push_prob: f
         "push": f"push norm (state units, p={push_prob} per step)",
         "action_noise": "action-noise std (x half action range)",
     }
-    colors = {"SAC": "tab:blue", "DDPG": "tab:orange"}
     for col, kind in enumerate(("push", "action_noise")):
         for row, metric in enumerate(("success", "return")):
             ax = axes[row, col]
             for algo, c in curves[kind].items():
-                x = np.asarray(c["strength"])
-                y = np.asarray(c[metric])
-                ax.plot(x, y, "o-", color=colors.get(algo), label=algo)
-                lo, hi = np.asarray(c[f"{metric}_lo"]), np.asarray(c[f"{metric}_hi"])
-                if np.all(np.isfinite(lo)):
-                    ax.fill_between(x, lo, hi, color=colors.get(algo), alpha=0.2)
+                plot_band(ax, c["strength"], c[metric], c[f"{metric}_lo"], c[f"{metric}_hi"], label=algo, marker="o")
             ax.set_ylabel("success rate" if metric == "success" else "episode return")
             if row == 1:
                 ax.set_xlabel(xlabels[kind])
@@ -434,9 +429,7 @@ def _plot(curves, strengths, path: Path, env_id: str, n_seeds: int, push_prob: f
         axes[0, col].set_title(f"{kind.replace('_', ' ')}")
     axes[0, 0].legend()
     fig.suptitle(f"Robustness on {env_id}: mean over {n_seeds} seeds, 95% t-CI")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path)
 
 
 def judge(result: RobustnessResult) -> Verdict:

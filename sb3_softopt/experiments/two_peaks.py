@@ -38,6 +38,7 @@ from typing import Any, NotRequired, TypedDict
 import numpy as np
 
 from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, Claim, Verdict
+from sb3_softopt.common.plotting import save_figure
 
 CLAIM = Claim(
     name="two_peaks",
@@ -386,8 +387,7 @@ def _plot(path: Path, rows: list[dict], samples: dict[str, list[np.ndarray]], ar
         ax.set_xlabel("x = 5 a")
         ax.legend(fontsize=6, loc="upper left")
     fig.suptitle("TwoPeakBandit: action distributions of the trained policies", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,18 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sb3_softopt.common.atomic import atomic_path
+from sb3_softopt.common.plotting import plot_band, save_figure
 from sb3_softopt.common.stats import mean_ci_band
 
 
-_COLORS = {
-    "sac_pretrained": "tab:blue",
-    "ddpg_pretrained": "tab:red",
-    "ddpg_scratch": "tab:orange",
-    "sac_scratch": "tab:cyan",
-    "sql_pretrained": "tab:green",
-    "sql_scratch": "tab:olive",
-}
 
 
 def _plot_curves(out: Path, df, tasks: dict[str, float], arms) -> None:
@@ -32,17 +24,14 @@ def _plot_curves(out: Path, df, tasks: dict[str, float], arms) -> None:
             piv = d.pivot_table(index="seed", columns="step", values="eval_return")
             steps = piv.columns.to_numpy()
             mean, half = mean_ci_band(piv.to_numpy())
-            ax.plot(steps, mean, label=arm, color=_COLORS.get(arm))
-            ax.fill_between(steps, mean - half, mean + half, alpha=0.2, color=_COLORS.get(arm))
+            plot_band(ax, steps, mean, mean - half, mean + half, label=arm)
         ax.axhline(thr, color="k", ls="--", lw=0.8, label="threshold")
         ax.set_title(task)
         ax.set_xlabel("finetuning env steps")
         ax.set_ylabel("evaluation return")
     axes[0][0].legend(fontsize=8)
     fig.suptitle("Finetuning after max-entropy (SAC) vs DDPG pretraining: mean ± 95% CI over seeds")
-    fig.tight_layout()
-    with atomic_path(out / "finetune_curves.png") as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+    save_figure(fig, out / "finetune_curves.png")
 
 
 def _plot_coverage(out: Path, algos, seeds) -> None:
@@ -62,6 +51,4 @@ def _plot_coverage(out: Path, algos, seeds) -> None:
         ax.set_aspect("equal")
         ax.set_xlabel("x")
         ax.set_ylabel("y")
-    fig.tight_layout()
-    with atomic_path(out / "coverage.png") as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+    save_figure(fig, out / "coverage.png")
