@@ -13,6 +13,7 @@ Importing this module (done by ``import sb3_softopt``) registers the Gymnasium i
 | ``PointPretrain-v0``       | point_mass   | 100               |
 | ``PointHallway-v0``        | point_mass   | 100               |
 | ``PointUMaze-v0``          | point_mass   | 100               |
+| ``PointGoal-v0``           | point_goal   | 60                |
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import gymnasium as gym
 
 from sb3_softopt.envs.lottery import LotteryMDP
 from sb3_softopt.envs.multigoal import MultiGoal
+from sb3_softopt.envs.point_goal import PointGoalEnv
 from sb3_softopt.envs.point_mass import PointHallwayEnv, PointPretrainEnv, PointUMazeEnv
 from sb3_softopt.envs.reaching import ReachingGridworld, ReachingModel, build_reaching_model
 from sb3_softopt.envs.two_peak import TwoPeakBandit, TwoPeakBanditDiscrete, two_peak_log_density
@@ -43,11 +45,13 @@ _register("MultiGoal-v0", "sb3_softopt.envs.multigoal:MultiGoal", max_episode_st
 _register("PointPretrain-v0", "sb3_softopt.envs.point_mass:PointPretrainEnv", max_episode_steps=100)
 _register("PointHallway-v0", "sb3_softopt.envs.point_mass:PointHallwayEnv", max_episode_steps=100)
 _register("PointUMaze-v0", "sb3_softopt.envs.point_mass:PointUMazeEnv", max_episode_steps=100)
+_register("PointGoal-v0", "sb3_softopt.envs.point_goal:PointGoalEnv", max_episode_steps=60)
 
 __all__ = [
     "LotteryMDP",
     "MultiGoal",
     "OneHotObservation",
+    "PointGoalEnv",
     "PointHallwayEnv",
     "PointPretrainEnv",
     "PointUMazeEnv",

@@ -157,6 +157,27 @@ class PointMassEnv(gym.Env):
     def _obs(self) -> np.ndarray:
         return np.array((self._x, self._y, self._vx, self._vy), dtype=np.float32)
 
+    @property
+    def state(self) -> np.ndarray:
+        """``(x, y, vx, vy)`` as float64; assigning it moves the agent (disturbances, tests).
+
+        An assigned position must be free; the speed is capped at ``V_MAX`` as in a step.
+        """
+        return np.array((self._x, self._y, self._vx, self._vy), dtype=np.float64)
+
+    @state.setter
+    def state(self, value) -> None:
+        s = np.asarray(value, dtype=np.float64)
+        if s.shape != (4,) or not np.all(np.isfinite(s)):
+            raise ValueError(f"state must be 4 finite numbers (x, y, vx, vy), got {value!r}")
+        x, y, vx, vy = (float(c) for c in s)
+        if not self._is_free(x, y):
+            raise ValueError(f"state position ({x:.3f}, {y:.3f}) is inside a wall")
+        speed = math.hypot(vx, vy)
+        if speed > V_MAX:
+            vx, vy = vx * V_MAX / speed, vy * V_MAX / speed
+        self._x, self._y, self._vx, self._vy = x, y, vx, vy
+
     def _reward(self, x0: float, y0: float, ax: float, ay: float) -> float:  # pragma: no cover
         raise NotImplementedError
 

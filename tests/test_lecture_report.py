@@ -97,17 +97,27 @@ def test_tabular_claim_verdicts():
 
 
 def test_two_peaks_and_finetune_verdicts():
-    def tp(soft_both, ddpg_one):
+    def tp(sql_close, soft_both, ddpg_one, n=10):
         return {
             "arms": {
-                "soft_dqn": {"modes": {"both": soft_both, "left": 10 - soft_both}},
-                "ddpg": {"modes": {"left": ddpg_one, "right": 0, "both": 10 - ddpg_one}},
+                "sql": {"modes": {"both": n}, "seeds_tv_at_most_0_10": sql_close, "median_tv_to_exact": 0.05},
+                "soft_dqn": {"modes": {"both": soft_both, "left": n - soft_both}},
+                "ddpg": {"modes": {"left": ddpg_one, "right": 0, "both": n - ddpg_one}},
+                "sac": {"modes": {"both": n}, "median_tv_to_exact": 0.18},
             }
         }
 
-    assert JUDGE["two_peaks"](tp(10, 9)).level == REPRODUCED
-    assert JUDGE["two_peaks"](tp(10, 2)).level == PARTLY
-    assert JUDGE["two_peaks"](tp(1, 2)).level == NOT_REPRODUCED
+    assert JUDGE["two_peaks"](tp(8, 10, 9)).level == REPRODUCED
+    assert JUDGE["two_peaks"](tp(7, 10, 9)).level == PARTLY  # SQL within TV 0.10 in only 70% of the seeds
+    assert JUDGE["two_peaks"](tp(0, 10, 2)).level == PARTLY
+    assert JUDGE["two_peaks"](tp(0, 1, 2)).level == NOT_REPRODUCED
+    v = JUDGE["two_peaks"](tp(10, 10, 10))
+    assert v.numbers["median TV: SAC (unimodal Gaussian), for comparison"] == "0.180"
+    # A result without the SQL arm (saved before it existed) cannot be judged on SQL.
+    no_sql = tp(8, 10, 9)
+    del no_sql["arms"]["sql"]
+    with pytest.raises(KeyError):
+        JUDGE["two_peaks"](no_sql)
 
     def ft(sac, ddpg):
         arm = lambda m: {"final_iqm": m, "final_ci": [m - 5, m + 5]}  # noqa: E731

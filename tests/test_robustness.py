@@ -12,8 +12,12 @@ from sb3_softopt.common.stats import mean_ci, welch_diff_ci
 from sb3_softopt.experiments.robustness import (
     PerturbationWrapper,
     evaluate_under_perturbation,
+    judge,
+    learned_path,
+    place_obstacle,
     run,
 )
+from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED
 
 
 class GoToGoal:
@@ -107,16 +111,79 @@ def test_confidence_intervals_match_scipy():
     assert np.isnan(mean_ci([1.0])[1])
 
 
-def test_run_tiny_budget_writes_curves_and_summary(tmp_out):
-    s = run(tmp_out, quick=True, n_seeds=2, total_timesteps=300, n_eval_episodes=2, progress=False)
-    for kind in ("push", "action_noise"):
-        for algo in ("SAC", "DDPG"):
-            c = s["curves"][kind][algo]
-            assert c["strength"][0] == 0.0 and len(c["strength"]) == 3
-            assert all(0.0 <= x <= 1.0 for x in c["success"])
-            assert all(lo <= m + 1e-9 and m <= hi + 1e-9 for lo, m, hi in zip(c["success_lo"], c["success"], c["success_hi"]))
-    per_seed = s["perturbed_success_per_seed"]
-    assert s["success_diff_sac_minus_ddpg"] == pytest.approx(np.mean(per_seed["SAC"]) - np.mean(per_seed["DDPG"]))
+class Straight:
+    """Scripted deterministic policy for PointGoal: full push towards +x, whatever the state."""
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=True):
+        obs = np.asarray(obs)  # batched or not, as SB3's predict
+        return np.broadcast_to(np.array([1.0, 0.0], dtype=np.float32), obs.shape[:-1] + (2,)).copy(), None
+
+
+def test_obstacles_are_placed_on_the_learned_path():
+    path = learned_path(Straight(), seed=0)
+    assert path[0] == pytest.approx([0.0, 0.0]) and np.hypot(*(path[-1] - [12.0, 0.0])) <= 1.0
+    rect, on_path = place_obstacle(path, 0.5, 1.0)
+    length = np.linalg.norm(np.diff(path, axis=0), axis=1).sum()
+    assert on_path and rect == pytest.approx([0.5 * length - 0.5, -1.0, 0.5 * length + 0.5, 1.0], abs=1e-6)
+    # A policy that never moved: the placement falls back to the straight line to the goal.
+    rect, on_path = place_obstacle(np.zeros((5, 2)), 0.5, 2.0)
+    assert not on_path and rect == pytest.approx([5.5, -2.0, 6.5, 2.0])
+
+
+def test_a_straight_pusher_is_stopped_by_an_obstacle_on_its_path():
+    rect, _ = place_obstacle(learned_path(Straight(), seed=0), 0.5, 1.0)
+    clean = evaluate_under_perturbation(Straight(), "PointGoal-v0", 3, seed=0)
+    blocked = evaluate_under_perturbation(Straight(), "PointGoal-v0", 3, seed=0, env_kwargs={"obstacles": [rect]})
+    assert clean["success"] == 1.0 and blocked["success"] == 0.0 and blocked["length"] == 60.0
+
+
+def test_robustness_verdicts():
+    def result(sql, ddpg, ci, clean=1.0, sac_ci=(-0.1, 0.1)):
+        stats = lambda m: {"mean": m, "ci": [m, m], "per_seed": [m]}  # noqa: E731
+        arms = ["SQL stochastic", "SAC stochastic", "DDPG deterministic"]
+        return {
+            "arms": arms,
+            "clean_success": {a: stats(clean) for a in arms},
+            "obstacle_success": {"SQL stochastic": stats(sql), "SAC stochastic": stats(0.5), "DDPG deterministic": stats(ddpg)},
+            "obstacle_diff": {"SQL stochastic": {"diff": sql - ddpg, "ci": list(ci)}, "SAC stochastic": {"diff": 0.1, "ci": list(sac_ci)}},
+            "disturbance_diff": {"SQL stochastic": {"diff": 0.0, "ci": [-0.1, 0.1]}},
+        }
+
+    assert judge(result(0.8, 0.3, (0.2, 0.8))).level == REPRODUCED
+    assert judge(result(0.5, 0.3, (-0.1, 0.5))).level == PARTLY
+    assert judge(result(0.2, 0.3, (-0.4, 0.2), sac_ci=(0.05, 0.2))).level == PARTLY  # SAC significant instead
+    assert judge(result(0.2, 0.3, (-0.4, 0.2))).level == NOT_REPRODUCED
+    assert judge(result(0.8, 0.3, (0.2, 0.8), clean=0.2)).level == PARTLY  # not comparable, SQL ahead
+    assert "pushes and action noise: SQL stochastic - DDPG" in judge(result(0.8, 0.3, (0.2, 0.8))).numbers
+
+
+def test_run_tiny_budget_writes_the_summary_and_resumes(tmp_out):
+    s = run(tmp_out, quick=True, n_seeds=2, train_steps=300, n_eval_episodes=2, progress=False)
+    assert s["arms"] == ["SQL stochastic", "SQL deterministic", "SAC stochastic", "SAC deterministic", "DDPG deterministic"]
+    for arm in s["arms"]:
+        per_seed = s["obstacle_success"][arm]["per_seed"]
+        assert len(per_seed) == 2 and all(0.0 <= x <= 1.0 for x in per_seed)
+        assert s["obstacle_success"][arm]["mean"] == pytest.approx(np.mean(per_seed))
+        assert len(s["obstacle_grid"][arm]) == 9
+        for family in ("push", "action_noise"):
+            c = s["curves"][family][arm]
+            assert c["strength"][0] == 0.0 and c["success"][0] == pytest.approx(s["clean_success"][arm]["mean"])
+    d = s["obstacle_diff"]["SQL stochastic"]
+    want = np.mean(s["obstacle_success"]["SQL stochastic"]["per_seed"]) - np.mean(s["obstacle_success"]["DDPG deterministic"]["per_seed"])
+    assert d["diff"] == pytest.approx(want)
     assert (tmp_out / "robustness.png").stat().st_size > 0
-    assert json.loads((tmp_out / "robustness.json").read_text())["n_seeds"] == 2
-    assert (tmp_out / "robustness_runs.csv").read_text().count("\n") == 1 + 2 * 2 * 6
+    assert json.loads((tmp_out / "robustness.json").read_text())["seeds"] == [0, 1]
+    # 5 arms x 2 seeds x (clean + 9 obstacles + 2 pushes + 2 action noises)
+    assert (tmp_out / "robustness_runs.csv").read_text().count("\n") == 1 + 5 * 2 * 14
+    # Resuming reuses every finished run: nothing is retrained.
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_out / "runs").iterdir()}
+    again = run(tmp_out, quick=True, n_seeds=2, train_steps=300, n_eval_episodes=2, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in (tmp_out / "runs").iterdir()} == stamps
+    assert again["obstacle_success"] == s["obstacle_success"]
+
+
+def test_bad_run_arguments(tmp_out):
+    with pytest.raises(ValueError, match="includes DDPG"):
+        run(tmp_out, quick=True, algos=("SQL",))
+    with pytest.raises(ValueError, match="n_seeds"):
+        run(tmp_out, quick=True, n_seeds=0)

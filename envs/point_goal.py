@@ -1,0 +1,102 @@
+"""``PointGoal-v0``: the point mass with inertia navigating to a goal, with optional obstacles.
+
+The robustness test of Eysenbach & Levine (2022), "Maximum Entropy RL (Provably) Solves Some
+Robust RL Problems", figure 1: train without obstacles, then evaluate with obstacles placed on the
+path the policy learned. The obstacles are the only kwarg that differs between the training and
+the evaluation environments.
+
+The dynamics, spaces and crash walls are those of :mod:`sb3_softopt.envs.point_mass`: an
+obstacle is a solid axis-aligned rectangle, and running into it stops the agent dead (all
+velocity lost), so a policy that keeps pushing straight into an obstacle stays there, while one
+that also moves sideways slides off its edge.
+
+==================  ==========================================================================
+Observation         ``Box([-150, -150, -1, -1], [150, 150, 1, 1], float32)``: ``(x, y, vx, vy)``
+Action              ``Box(-1, 1, (2,), float32)``: the push in x and y (clipped to the box)
+Start               ``(0, 0)`` + N(0, start_noise^2) per coordinate, at rest
+Goal                ``goal`` (default ``(12, 0)``); reached within ``goal_radius`` (default 1)
+Reward              ``d(p) - d(p') - action_cost * ||a||^2`` (progress towards the goal, so every
+                    path earns the same total progress; detours only cost time), plus
+                    ``goal_bonus`` (default 10) on the step that reaches the goal
+Termination         on reaching the goal (``info["is_success"] = True``)
+Truncation          after 60 steps (registration); the straight run takes ~15
+World               the box ``x in [-5, 20], y in [-10, 10]`` (walls), plus ``obstacles``
+==================  ==========================================================================
+
+:param obstacles: solid rectangles ``(x0, y0, x1, y1)`` with ``x0 < x1``, ``y0 < y1``, inside the
+    world; neither the start (within 3 start-noise standard deviations) nor the goal may be inside one.
+:param goal: goal position, inside the world and not inside an obstacle.
+:param goal_radius: distance to the goal that counts as reaching it (> 0).
+:param goal_bonus: reward for reaching the goal (>= 0).
+:param action_cost: weight of ``||a||^2`` (>= 0).
+:param start_noise: standard deviation of the start position noise (>= 0).
+:param render_mode: ``None`` or ``"rgb_array"``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+from sb3_softopt.envs.point_mass import PointMassEnv, Rect, _check_nonneg, _check_pos
+
+__all__ = ["PointGoalEnv", "WORLD"]
+
+#: the outer walls ``(x0, y0, x1, y1)``
+WORLD: Rect = (-5.0, -10.0, 20.0, 10.0)
+
+
+def _check_rect(i: int, rect: Sequence[float]) -> Rect:
+    try:
+        x0, y0, x1, y1 = (float(c) for c in rect)
+    except (TypeError, ValueError):
+        raise ValueError(f"obstacles[{i}] must be 4 numbers (x0, y0, x1, y1), got {rect!r}") from None
+    if not all(math.isfinite(c) for c in (x0, y0, x1, y1)) or not (x0 < x1 and y0 < y1):
+        raise ValueError(f"obstacles[{i}] must be finite with x0 < x1 and y0 < y1, got {rect!r}")
+    wx0, wy0, wx1, wy1 = WORLD
+    if x0 < wx0 or y0 < wy0 or x1 > wx1 or y1 > wy1:
+        raise ValueError(f"obstacles[{i}] must lie inside the world {WORLD}, got {rect!r}")
+    return (x0, y0, x1, y1)
+
+
+class PointGoalEnv(PointMassEnv):
+    """Reach a goal in an open world; obstacles (a kwarg) test robustness. See the module docstring."""
+
+    def __init__(
+        self,
+        obstacles: Sequence[Sequence[float]] = (),
+        goal: tuple[float, float] = (12.0, 0.0),
+        goal_radius: float = 1.0,
+        goal_bonus: float = 10.0,
+        action_cost: float = 0.05,
+        start_noise: float = 0.1,
+        render_mode: Optional[str] = None,
+    ):
+        blocks = [_check_rect(i, r) for i, r in enumerate(obstacles)]
+        super().__init__(WORLD, blocks, (0.0, 0.0), action_cost, start_noise, render_mode)
+        self.goal_radius = _check_pos("goal_radius", goal_radius)
+        self.goal_bonus = _check_nonneg("goal_bonus", goal_bonus)
+        gx, gy = (float(c) for c in goal)
+        if not (math.isfinite(gx) and math.isfinite(gy)) or not self._is_free(gx, gy):
+            raise ValueError(f"goal must be a finite point inside the world and outside the obstacles, got {goal!r}")
+        self.goal = (gx, gy)
+        # goal_sigma is what render() draws around the goal
+        self.goal_sigma = self.goal_radius
+        margin = 3.0 * self.start_noise
+        for i, (x0, y0, x1, y1) in enumerate(self.blocks):
+            if x0 - margin < 0.0 < x1 + margin and y0 - margin < 0.0 < y1 + margin:
+                raise ValueError(f"obstacles[{i}]={obstacles[i]!r} covers the start (0, 0) or lies within {margin:g} of it")
+
+    def _distance(self, x: float, y: float) -> float:
+        return math.hypot(x - self.goal[0], y - self.goal[1])
+
+    def _reward(self, x0: float, y0: float, ax: float, ay: float) -> float:
+        progress = self._distance(x0, y0) - self._distance(self._x, self._y)
+        bonus = self.goal_bonus if self._distance(self._x, self._y) <= self.goal_radius else 0.0
+        return progress + bonus - self.action_cost * (ax * ax + ay * ay)
+
+    def step(self, action):
+        obs, reward, _, truncated, info = super().step(action)
+        reached = self._distance(self._x, self._y) <= self.goal_radius
+        info["is_success"] = reached
+        return obs, reward, reached, truncated, info

@@ -1,0 +1,59 @@
+"""Settings of the robustness experiment: algorithms, budgets, obstacles, disturbances."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+ENV_ID = "PointGoal-v0"
+ALGOS = ("SQL", "SAC", "DDPG")
+#: the max-entropy algorithms: evaluated with their stochastic policy (what the theory is about)
+#: and, for comparison, deterministically
+MAXENT = ("SQL", "SAC")
+MODES = {"SQL": ("stochastic", "deterministic"), "SAC": ("stochastic", "deterministic"), "DDPG": ("deterministic",)}
+
+#: Identical network, optimiser, replay and update schedule for every algorithm: only the objective
+#: and the exploration differ (the finetune experiment's settings).
+COMMON_KWARGS: dict[str, Any] = dict(
+    learning_rate=1e-3,
+    buffer_size=100_000,
+    learning_starts=256,
+    batch_size=128,
+    gamma=0.99,
+    tau=0.01,
+    train_freq=4,
+    gradient_steps=2,
+)
+NET_ARCH = [64, 64]
+#: One fixed temperature for both max-ent algorithms (per-step rewards are <= 1, +10 at the goal);
+#: fixed rather than learned so that SQL and SAC differ only in the policy class.
+ENT_COEF = 0.2
+DDPG_NOISE_STD = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """Training steps per run, seeds per algorithm, evaluation episodes per setting and mode."""
+
+    train_steps: int
+    n_seeds: int
+    n_eval_episodes: int
+
+
+BUDGETS = {
+    "default": Budget(train_steps=10_000, n_seeds=10, n_eval_episodes=10),
+    "quick": Budget(train_steps=600, n_seeds=2, n_eval_episodes=2),
+}
+
+#: Obstacles (Eysenbach & Levine 2022, figure 1): one at a time, centred on the policy's own
+#: learned (deterministic) path at these fractions of its length, ``OBSTACLE_DEPTH`` long along x
+#: and ``2 * half_width`` across it.
+PATH_FRACTIONS = (0.3, 0.5, 0.7)
+HALF_WIDTHS = (0.5, 1.0, 2.0)
+OBSTACLE_DEPTH = 1.0
+
+#: The second family, the earlier protocol: pushes of the velocity (probability ``PUSH_PROB`` per
+#: step, norm = strength, max speed 1) and Gaussian noise on the actions (std in half ranges).
+PUSH_PROB = 0.1
+PUSH_STRENGTHS = (0.0, 0.5, 1.0)
+ACTION_NOISE_STRENGTHS = (0.0, 0.5, 1.0)

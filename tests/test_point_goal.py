@@ -1,0 +1,94 @@
+"""PointGoal-v0: the navigation task of the robustness claim, with obstacles as a kwarg."""
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import sb3_softopt  # noqa: F401  (registers the ids)
+from sb3_softopt.envs import PointGoalEnv
+
+RIGHT = np.array([1.0, 0.0], dtype=np.float32)
+
+
+def _run(env, policy, seed=0):
+    obs, _ = env.reset(seed=seed)
+    total, info, t = 0.0, {}, 0
+    for t in range(1, 1000):
+        obs, r, term, trunc, info = env.step(policy(obs))
+        total += r
+        if term or trunc:
+            break
+    return obs, total, t, term, info
+
+
+def test_checkers_pass_with_and_without_obstacles():
+    check_env(gym.make("PointGoal-v0").unwrapped, skip_render_check=True)
+    check_env(gym.make("PointGoal-v0", obstacles=[(5, -1, 7, 1)]).unwrapped, skip_render_check=True)
+    env = gym.make("PointGoal-v0", render_mode="rgb_array", obstacles=[(5, -1, 7, 1)])
+    env.reset(seed=0)
+    img = env.render()
+    assert img.dtype == np.uint8 and img.shape[2] == 3 and (img == 110).all(axis=2).any()  # walls drawn grey
+    sb3_check_env(gym.make("PointGoal-v0", obstacles=[(5, -1, 7, 1)]))
+
+
+def test_straight_run_reaches_the_goal_and_reward_is_progress():
+    env = gym.make("PointGoal-v0", action_cost=0.0, start_noise=0.0)
+    obs, total, t, term, info = _run(env, lambda o: RIGHT)
+    assert term and info["is_success"] and t == 14
+    # Progress rewards telescope: the start distance minus the final one, plus the bonus.
+    final = math.hypot(obs[0] - 12.0, obs[1])
+    assert total == pytest.approx(12.0 - final + 10.0, abs=1e-5)
+
+
+def test_an_obstacle_on_the_path_stops_a_straight_push_and_a_sidestep_passes_it():
+    env = gym.make("PointGoal-v0", obstacles=[(5, -1, 7, 1)], start_noise=0.0)
+    obs, _, t, term, info = _run(env, lambda o: RIGHT)
+    assert not term and not info["is_success"] and t == 60  # truncated at the registered limit
+    assert obs[0] == pytest.approx(5.0) and obs[2] == 0.0 and obs[3] == 0.0  # stuck at the face, at rest
+
+    def around(o):  # up beside the obstacle, then steer to the goal (a PD controller)
+        if o[1] < 1.2 and o[0] < 7.0:
+            return np.array([0.3, 1.0], dtype=np.float32)
+        return np.clip(np.array([12.0, 0.0]) - o[:2] - 3.0 * o[2:], -1, 1).astype(np.float32)
+
+    _, _, _, term, info = _run(env, around)
+    assert term and info["is_success"]
+
+
+def test_seeded_resets_are_deterministic():
+    a, b = gym.make("PointGoal-v0"), gym.make("PointGoal-v0")
+    assert np.array_equal(a.reset(seed=3)[0], b.reset(seed=3)[0])
+    assert not np.array_equal(a.reset(seed=3)[0], a.reset(seed=4)[0])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(obstacles=[(5, -1, 4, 1)]), "x0 < x1"),
+        (dict(obstacles=[(5, -1, 7)]), "4 numbers"),
+        (dict(obstacles=[(5, -1, 30, 1)]), "inside the world"),
+        (dict(obstacles=[(-1, -1, 1, 1)]), "covers the start"),
+        (dict(obstacles=[(11, -1, 13, 1)]), "goal must be"),
+        (dict(goal=(50.0, 0.0)), "goal must be"),
+        (dict(goal_radius=0.0), "goal_radius"),
+        (dict(goal_bonus=-1.0), "goal_bonus"),
+    ],
+)
+def test_bad_kwargs_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        PointGoalEnv(**kwargs)
+
+
+def test_state_property_moves_the_agent_and_is_checked():
+    env = PointGoalEnv(obstacles=[(5, -1, 7, 1)])
+    env.reset(seed=0)
+    env.state = (2.0, 3.0, 3.0, 4.0)
+    assert np.allclose(env.state, (2.0, 3.0, 0.6, 0.8))  # speed capped at 1
+    with pytest.raises(ValueError, match="inside a wall"):
+        env.state = (6.0, 0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="4 finite numbers"):
+        env.state = (1.0, math.nan, 0.0, 0.0)
