@@ -15,7 +15,7 @@ from typing import SupportsFloat
 import numpy as np
 from scipy import stats
 
-__all__ = ["bootstrap_ci", "iqm", "mean_ci", "mean_ci_band", "welch_diff_ci"]
+__all__ = ["bootstrap_ci", "iqm", "mean_ci", "mean_ci_band", "ratio_ci", "stratified_bootstrap_ci", "welch_diff_ci"]
 
 
 def iqm(x: Sequence[float]) -> float:
@@ -78,3 +78,106 @@ def welch_diff_ci(a: Sequence[float], b: Sequence[float], level: float = 0.95) -
         return d, d, d
     ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(level)
     return d, float(ci.low), float(ci.high)
+
+
+def _along_last_axis(stat: Callable[[Sequence[float]], float]) -> Callable[..., np.ndarray]:
+    """``stat`` as a function of the last axis of an array (the form ``scipy.stats.bootstrap`` vectorises)."""
+    if stat is iqm:
+        return lambda x: stats.trim_mean(x, 0.25, axis=-1)
+    return lambda x: np.apply_along_axis(stat, -1, x)
+
+
+def _independent_bootstrap(
+    samples: Sequence[np.ndarray], statistic: Callable[..., np.ndarray], n_boot: int, conf: float, seed: int
+) -> tuple[float, float]:
+    """Percentile CI of ``statistic(*samples)`` (arrays of shape ``(..., n_i)``), each sample resampled independently.
+
+    A sample that cannot vary (one value, or all equal) is held fixed: its resamples are itself,
+    and ``scipy.stats.bootstrap`` refuses a single observation.
+    """
+    varying = [i for i, x in enumerate(samples) if x.size >= 2 and np.ptp(x) > 0]
+    if not varying:
+        value = float(statistic(*samples))
+        return (value, value)
+
+    def resampled(*drawn: np.ndarray, axis: int = -1) -> np.ndarray:
+        batch = drawn[0].shape[:-1]
+        full = [np.broadcast_to(x, batch + x.shape) for x in samples]
+        for i, x in zip(varying, drawn):
+            full[i] = x
+        return statistic(*full)
+
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        # Infinite or undefined resampled values (a ratio over 0) make numpy warn in scipy's standard error.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = stats.bootstrap(
+            tuple(samples[i] for i in varying),
+            resampled,
+            n_resamples=n_boot,
+            confidence_level=conf,
+            method="percentile",
+            paired=False,
+            vectorized=True,
+            rng=np.random.default_rng(seed),
+        )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def stratified_bootstrap_ci(
+    samples: Sequence[Sequence[float]],
+    stat: Callable[[Sequence[float]], float] = iqm,
+    n_boot: int = 5000,
+    conf: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap CI of ``stat`` of the concatenated strata, each stratum resampled on its own.
+
+    rliable's stratified bootstrap for an aggregate over tasks: ``samples[k]`` holds the runs
+    (seeds) of task ``k``, and every resample keeps each task's number of runs. The point value
+    is ``stat(np.concatenate(samples))``; with one stratum this is :func:`bootstrap_ci` (same
+    resamples for the same ``seed``). The tasks' values should share a scale: the aggregate of
+    a large-valued task and a small-valued one is mostly the large one.
+    """
+    strata = [np.asarray(x, dtype=float) for x in samples]
+    if not strata or any(x.size == 0 for x in strata):
+        return (math.nan, math.nan)
+    along = _along_last_axis(stat)
+    return _independent_bootstrap(strata, lambda *xs: along(np.concatenate(xs, axis=-1)), n_boot, conf, seed)
+
+
+def ratio_ci(
+    a: Sequence[float],
+    b: Sequence[float],
+    stat: Callable[[Sequence[float]], float] = iqm,
+    n_boot: int = 5000,
+    conf: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """``stat(a) / stat(b)`` with a percentile bootstrap CI, ``a`` and ``b`` resampled independently.
+
+    ``a`` and ``b`` are independent groups of runs (different arms, not paired by seed), so
+    each is resampled on its own (``scipy.stats.bootstrap(..., paired=False)``); a constant or
+    single-valued group is held fixed, and two of them give the interval ``(ratio, ratio)``.
+
+    Degenerate cases: if ``stat(b) == 0`` the ratio is ``inf`` (``nan`` if ``stat(a) == 0`` too)
+    and both bounds are ``nan``; if only some resamples have ``stat(b) == 0`` they count as
+    ``inf`` (upper bound ``inf`` when they are more than ``(1 - conf) / 2`` of them), or as
+    ``nan`` when ``stat(a)`` is 0 too (bounds ``nan`` if any is). An empty group gives ``nan``
+    everywhere.
+
+    :returns: ``(ratio, low, high)``.
+    """
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if xa.size == 0 or xb.size == 0:
+        return (math.nan, math.nan, math.nan)
+    along = _along_last_axis(stat)
+
+    def ratio(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.divide(along(x), along(y))
+
+    value = float(ratio(xa, xb))
+    if float(along(xb)) == 0.0:
+        return (value, math.nan, math.nan)
+    lo, hi = _independent_bootstrap([xa, xb], ratio, n_boot, conf, seed)
+    return (value, lo, hi)

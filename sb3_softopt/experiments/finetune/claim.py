@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, TypedDict
 
 from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, Claim, Verdict, ci_text
 
-__all__ = ["CLAIM", "ArmResult", "FinetuneResult", "TaskResult", "judge"]
+__all__ = ["CLAIM", "TARGET_RATIO", "AggregateResult", "ArmResult", "FinetuneResult", "RatioResult", "TaskResult", "judge", "ratio_met"]
+
+#: The paper's claim in numbers: the soft-pretrained agent needs at most half of DDPG's steps.
+TARGET_RATIO = 0.5
+#: The arm the claim is judged on (the paper pretrains with soft Q-learning) and its baselines.
+JUDGED_ARM = "sql_pretrained"
+INFO_ARM = "sac_pretrained"
+BASELINES = ("ddpg_scratch", "ddpg_pretrained")
 
 CLAIM = Claim(
     name="finetune",
@@ -14,9 +22,13 @@ CLAIM = Claim(
     section="4.6, 4.7",
     statement="Policies pretrained with a maximum-entropy method cover more behaviours and finetune faster than "
     "DDPG, whether DDPG starts from scratch or from its own pretraining.",
-    criteria="on each finetune task, compare the SAC-pretrained arm's final-return IQM with DDPG from scratch "
-    "and DDPG pretrained: reproduced if it wins every comparison and at least half of them with "
-    "non-overlapping 95% bootstrap intervals; partly if it wins a majority; not reproduced otherwise.",
+    criteria="on each finetune task, the steps to reach the task's return threshold of the SQL-pretrained arm "
+    "(finetuned with an annealed temperature) over those of DDPG from scratch and of DDPG pretrained (both with "
+    "Ornstein-Uhlenbeck exploration noise, the paper's baseline): ratio of the IQMs over seeds, a run that never "
+    "reaches the threshold counting as the whole finetuning budget, with a 95% percentile-bootstrap CI resampling "
+    "each arm's seeds independently. A comparison is met if the ratio is <= 0.5 and the CI's upper bound is < 1. "
+    "Reproduced if every comparison (two per task) is met; partly if at least one is, or if every ratio is < 1 "
+    "without that support; not reproduced otherwise. SAC-pretrained ratios are reported, not judged.",
 )
 
 
@@ -35,16 +47,38 @@ class ArmResult(TypedDict):
     final_ci: list[float]
 
 
+class RatioResult(TypedDict):
+    """Steps-to-threshold IQM of a pretrained soft arm over a DDPG arm's (censored steps as in ``steps_iqm``)."""
+
+    ratio: float
+    #: percentile-bootstrap 95% CI, the two arms' seeds resampled independently
+    ci: list[float]
+
+
 class TaskResult(TypedDict):
     threshold: float
     arms: dict[str, ArmResult]
+    #: soft arm ("sql_pretrained", "sac_pretrained") -> DDPG arm ("ddpg_scratch", "ddpg_pretrained") -> ratio
+    ratios: dict[str, dict[str, RatioResult]]
+
+
+class AggregateResult(TypedDict):
+    """One arm over every task: IQM of all runs with stratified-bootstrap 95% CIs (tasks resampled apart)."""
+
+    steps_iqm: float
+    steps_ci: list[float]
+    final_iqm: float
+    final_ci: list[float]
 
 
 class FinetuneResult(TypedDict):
     """What :func:`~sb3_softopt.experiments.finetune.run` measures (also in ``summary.json``)."""
 
     tasks: dict[str, TaskResult]
-    #: pretrained algorithm -> "explore" / "deterministic" -> coverage measure -> per seed
+    #: arm -> its aggregate over the tasks
+    aggregate: dict[str, AggregateResult]
+    #: pretrained algorithm -> "explore" / "deterministic" -> coverage measure -> per seed;
+    #: "goal_reach" -> task -> {"criterion": words, "fraction": per seed}; "pretrain_final_eval": per seed
     coverage: dict[str, dict[str, Any]]
     budget: dict[str, Any]
     seeds: list[int]
@@ -55,31 +89,43 @@ class FinetuneResult(TypedDict):
     wall_s: float
 
 
+def ratio_met(entry: RatioResult) -> bool:
+    """The target for one comparison: ratio <= 0.5 and its CI below 1 (NaN bounds never meet it)."""
+    return float(entry["ratio"]) <= TARGET_RATIO and float(entry["ci"][1]) < 1.0
+
+
+def _comparison(task: str, entry: TaskResult, arm: str, base: str) -> tuple[RatioResult, str]:
+    try:
+        ratio = entry["ratios"][arm][base]
+    except KeyError:
+        raise KeyError(f"{task}: no steps ratio of {arm} over {base} (the result needs both arms)") from None
+    arms = entry["arms"]
+    n = len(arms[arm]["steps_to_threshold"])
+    reached = f"reached {arms[arm]['n_reached']}/{n} vs {arms[base]['n_reached']}/{len(arms[base]['steps_to_threshold'])}"
+    return ratio, f"{ci_text(ratio['ratio'], ratio['ci'])} ({reached})"
+
+
 def judge(result: FinetuneResult) -> Verdict:
     tasks = result["tasks"]
     if not tasks:
         raise ValueError("the result holds no task")
     numbers: dict[str, Any] = {}
-    won = significant = total = 0
+    met = below_one = total = 0
     for task, entry in tasks.items():
-        arms = entry["arms"]
-        soft = arms["sac_pretrained"]
-        s_iqm, s_lo = float(soft["final_iqm"]), float(soft["final_ci"][0])
-        numbers[f"{task}: final return IQM [95% CI], SAC pretrained"] = ci_text(s_iqm, soft["final_ci"])
-        for base in ("ddpg_scratch", "ddpg_pretrained"):
-            if base not in arms:
-                continue
-            b = arms[base]
-            b_iqm, b_hi = float(b["final_iqm"]), float(b["final_ci"][1])
-            numbers[f"{task}: {base.replace('_', ' ')}"] = ci_text(b_iqm, b["final_ci"])
+        for base in BASELINES:
+            ratio, text = _comparison(task, entry, JUDGED_ARM, base)
+            ok = ratio_met(ratio)
+            numbers[f"{task}: SQL pretrained / {base.replace('_', ' ')}, steps ratio [95% CI]"] = text + (" met" if ok else " not met")
             total += 1
-            won += s_iqm > b_iqm
-            significant += s_iqm > b_iqm and s_lo > b_hi
-    if total == 0:
-        raise KeyError("no DDPG arm (ddpg_scratch, ddpg_pretrained) to compare with")
-    numbers["comparisons won (significant) / total"] = f"{won} ({significant}) / {total}"
-    if won == total and 2 * significant >= total:
-        return Verdict(REPRODUCED, "the SAC-pretrained agent finetunes to a higher return than both DDPG baselines on every task", numbers)
-    if 2 * won > total:
-        return Verdict(PARTLY, "the SAC-pretrained agent is ahead in most comparisons, not all or not significantly", numbers)
-    return Verdict(NOT_REPRODUCED, "max-entropy pretraining did not beat the DDPG baselines", numbers)
+            met += ok
+            below_one += not math.isnan(ratio["ratio"]) and ratio["ratio"] < 1
+    for task, entry in tasks.items():
+        for base in BASELINES:
+            if base in entry["ratios"].get(INFO_ARM, {}):
+                numbers[f"{task}: SAC pretrained / {base.replace('_', ' ')} (information)"] = _comparison(task, entry, INFO_ARM, base)[1]
+    numbers[f"comparisons met (ratio <= {TARGET_RATIO}, CI < 1) / total"] = f"{met} / {total}"
+    if met == total:
+        return Verdict(REPRODUCED, "the SQL-pretrained agent reaches the threshold in at most half the steps of both DDPG baselines on every task", numbers)
+    if met > 0 or below_one == total:
+        return Verdict(PARTLY, "the SQL-pretrained agent is faster than DDPG, but not at least twice as fast with a CI below 1 in every comparison", numbers)
+    return Verdict(NOT_REPRODUCED, "SQL pretraining did not finetune faster than the DDPG baselines", numbers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 from typing import Optional, Sequence
-from sb3_softopt.experiments.finetune.config import ARMS, BUDGETS, DEFAULT_PRETRAIN_ENV
+from sb3_softopt.experiments.finetune.config import ARMS, BUDGETS, DEFAULT_ARMS, DEFAULT_PRETRAIN_ENV, DEFAULT_SEEDS, QUICK_SEEDS
 from sb3_softopt.experiments.finetune.runner import run
 
 
@@ -27,13 +27,13 @@ def _parse_task(text: str) -> tuple[str, float]:
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m sb3_softopt.experiments.finetune", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="output folder (resumable)")
-    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 5, quick: 2)")
+    parser.add_argument("--seeds", type=int, default=None, help=f"number of seeds (default {DEFAULT_SEEDS}, quick: {QUICK_SEEDS})")
     parser.add_argument("--budget", default="default", choices=sorted(BUDGETS), help="step budget preset")
     parser.add_argument("--quick", action="store_true", help="tiny smoke-test budget")
     parser.add_argument("--workers", type=int, default=None, help="parallel processes (default min(2, cores))")
     parser.add_argument("--pretrain-env", default=DEFAULT_PRETRAIN_ENV)
     parser.add_argument("--finetune-env", action="append", type=_parse_task, default=None, metavar="ENV_ID:THRESHOLD")
-    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
+    parser.add_argument("--arms", nargs="+", default=list(DEFAULT_ARMS), choices=ARMS, help="default: %(default)s")
     parser.add_argument("--env-module", action="append", default=[], help="module to import to register env ids")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)

@@ -5,10 +5,25 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+#: Every arm is ``<algo>_<pretrained|scratch>``; the algorithm keys may contain "_" (``ddpg_gauss``).
+ALGOS = ("sql", "sac", "ddpg", "ddpg_gauss")
+ARMS = tuple(f"{algo}_{kind}" for algo in ALGOS for kind in ("pretrained", "scratch"))
+#: The paper's comparison: the soft arms against DDPG with its OU noise. The Gaussian-noise DDPG
+#: arms (this module's first baseline) stay selectable with ``--arms``.
+DEFAULT_ARMS = ("sql_pretrained", "sql_scratch", "sac_pretrained", "sac_scratch", "ddpg_pretrained", "ddpg_scratch")
+DEFAULT_SEEDS = 10
+QUICK_SEEDS = 2
 
 
+def arm_algo(arm: str) -> str:
+    """``"ddpg_gauss_pretrained"`` -> ``"ddpg_gauss"``."""
+    return arm.rsplit("_", 1)[0]
 
-ARMS = ("sac_pretrained", "ddpg_pretrained", "ddpg_scratch", "sac_scratch", "sql_pretrained", "sql_scratch")
+
+def is_pretrained(arm: str) -> bool:
+    return arm.rsplit("_", 1)[1] == "pretrained"
+
+
 #: Finetune tasks and their success thresholds (deterministic evaluation return).
 #: Hallway: best return ~97, 70 = running along the corridor at >= ~0.75 speed.
 #: U-maze: ~65 when the goal is reached in ~30 steps; 20 = reached it and stayed >~25 steps.
@@ -56,7 +71,25 @@ SAC_PRETRAIN_ENT_COEF = 1.0
 #: entropy bonus is as large as the whole goal bump; 0/3 seeds reached the threshold); with 0.1,
 #: 1/5 does and the hallway gets faster (see docs/finetune.md).
 SAC_FINETUNE_ENT_COEF = "loglin_0.1_0.001"
+#: Std of the Gaussian action noise of the ``ddpg_gauss`` arms (this module's first baseline).
 DDPG_NOISE_STD = 0.1
+#: The paper's DDPG baseline explores with Ornstein-Uhlenbeck noise, theta 0.15, sigma 0.1 (rllab's
+#: ``OUStrategy``: ``x += theta (mu - x) + sigma N(0, 1)`` per step). SB3's
+#: ``OrnsteinUhlenbeckActionNoise`` adds ``theta (mu - x) dt + sigma sqrt(dt) N(0, 1)``: the same
+#: process with ``dt = 1`` (SB3's default dt = 0.01 would make it ten times weaker and 100x slower).
+DDPG_OU_NOISE: dict[str, float] = dict(sigma=0.1, theta=0.15, dt=1.0)
+#: DDPG algorithm key -> its exploration noise (pretraining, finetuning and the coverage's "explore").
+ACTION_NOISE: dict[str, dict[str, Any]] = {
+    "ddpg": dict(kind="ornstein_uhlenbeck", **DDPG_OU_NOISE),
+    "ddpg_gauss": dict(kind="gaussian", sigma=DDPG_NOISE_STD),
+}
 #: SQL's temperatures: SAC's, so that the two max-ent arms differ only in the policy class.
 SQL_PRETRAIN_ENT_COEF = SAC_PRETRAIN_ENT_COEF
 SQL_FINETUNE_ENT_COEF = SAC_FINETUNE_ENT_COEF
+#: The goal-reach coverage's episodes are seeded ``seed + GOAL_REACH_SEED_OFFSET + episode``: apart
+#: from the training (seed), evaluation (+10_000) and pretrain-env coverage (+20_000) episodes.
+GOAL_REACH_SEED_OFFSET = 30_000
+#: The pretrained soft arms whose finetuning speed is compared with each DDPG baseline (the
+#: claim is judged on SQL, the paper's algorithm; SAC's ratios are reported for information).
+RATIO_ARMS = ("sql_pretrained", "sac_pretrained")
+RATIO_BASELINES = ("ddpg_scratch", "ddpg_pretrained")

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import importlib
 import json
-import math
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
 from sb3_softopt.common.atomic import InvalidResult, atomic_path, check_zip, exit_with_parent, load_curve, load_json
 from sb3_softopt.common.atomic import atomic_write_text as _atomic_write
-from sb3_softopt.experiments.finetune.config import Budget, COMMON_KWARGS, DDPG_NOISE_STD, NET_ARCH, SAC_FINETUNE_ENT_COEF, SAC_PRETRAIN_ENT_COEF, SQL_FINETUNE_ENT_COEF, SQL_PRETRAIN_ENT_COEF
+from sb3_softopt.experiments.finetune.config import (
+    ACTION_NOISE,
+    COMMON_KWARGS,
+    NET_ARCH,
+    SAC_FINETUNE_ENT_COEF,
+    SAC_PRETRAIN_ENT_COEF,
+    SQL_FINETUNE_ENT_COEF,
+    SQL_PRETRAIN_ENT_COEF,
+    Budget,
+    arm_algo,
+    is_pretrained,
+)
+from sb3_softopt.experiments.finetune.coverage import goal_reach, pretrained_coverage
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,9 +110,19 @@ def _callbacks(evaluator: _Evaluator, eval_freq: int, rows: list, ent_schedule=N
     return EvalAndTemperature()
 
 
+def _action_noise(algo: str, n_actions: int):
+    """A fresh SB3 noise object for DDPG algorithm ``algo`` (see ``config.ACTION_NOISE``)."""
+    from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
+
+    spec = ACTION_NOISE[algo]
+    zeros, ones = np.zeros(n_actions), np.ones(n_actions)
+    if spec["kind"] == "gaussian":
+        return NormalActionNoise(zeros, spec["sigma"] * ones)
+    return OrnsteinUhlenbeckActionNoise(zeros, spec["sigma"] * ones, theta=spec["theta"], dt=spec["dt"])
+
+
 def _new_model(algo: str, env, seed: int, budget: Budget, finetune: bool):
     from stable_baselines3 import DDPG
-    from stable_baselines3.common.noise import NormalActionNoise
 
     kwargs = dict(COMMON_KWARGS, learning_starts=budget.learning_starts, seed=seed, verbose=0, device="cpu")
     if algo == "sql":
@@ -109,9 +130,8 @@ def _new_model(algo: str, env, seed: int, budget: Budget, finetune: bool):
 
         ent = SQL_FINETUNE_ENT_COEF if finetune else SQL_PRETRAIN_ENT_COEF
         return SQL("MlpPolicy", env, ent_coef=ent, policy_kwargs=dict(net_arch=NET_ARCH), **kwargs), None
-    if algo == "ddpg":
-        n = env.action_space.shape[0]
-        noise = NormalActionNoise(np.zeros(n), DDPG_NOISE_STD * np.ones(n))
+    if algo in ACTION_NOISE:
+        noise = _action_noise(algo, env.action_space.shape[0])
         return DDPG("MlpPolicy", env, action_noise=noise, policy_kwargs=dict(net_arch=NET_ARCH), **kwargs), None
     cls, native = _sac_class()
     ent = SAC_FINETUNE_ENT_COEF if finetune else SAC_PRETRAIN_ENT_COEF
@@ -136,7 +156,9 @@ def _load_model(algo: str, path: Path, env, seed: int, budget: Budget):
         model = SQL.load(path, env=env, device="cpu", custom_objects=dict(custom, ent_coef=SQL_FINETUNE_ENT_COEF))
         model.set_random_seed(seed)
         return model, None
-    if algo == "ddpg":
+    if algo in ACTION_NOISE:
+        # A fresh noise process: the saved one may hold the OU state of pretraining's last step.
+        custom["action_noise"] = _action_noise(algo, env.action_space.shape[0])
         model = DDPG.load(path, env=env, device="cpu", custom_objects=custom)
         model.set_random_seed(seed)
         return model, None
@@ -151,65 +173,7 @@ def _load_model(algo: str, path: Path, env, seed: int, budget: Budget):
     return model, make_schedule(SAC_FINETUNE_ENT_COEF, "ent_coef")
 
 
-def pretrained_coverage(model, env_id: str, n_episodes: int, seed: int, stochastic: bool, cell: float = 5.0) -> dict:
-    """Coverage of a pretrained policy: entropy of its visited-position histogram and heading.
-
-    Rolls out ``n_episodes`` episodes on ``env_id``; ``stochastic=True`` samples the policy as
-    it explores (SAC: its own distribution; DDPG: ``predict`` + its Gaussian action noise).
-
-    :returns: ``position_entropy`` (nats, histogram on ``cell``-sized squares of all visited
-        positions), ``heading_spread`` (circular variance ``1 - |mean unit vector|`` of the
-        episodes' net displacement directions: 0 = always the same direction, ~1 = spread
-        evenly; bin-free, unlike a heading histogram), ``mean_speed`` and the trajectories
-        (list of ``(T, 2)`` lists).
-    """
-    import gymnasium as gym
-    from scipy.stats import entropy as scipy_entropy
-    from stable_baselines3.common.evaluation import evaluate_policy
-    from stable_baselines3.common.vec_env import DummyVecEnv
-
-    env = _make_env(env_id, seed + 20_000)
-    rng = np.random.default_rng(seed)
-    noise_std = DDPG_NOISE_STD if getattr(model, "action_noise", None) is not None else 0.0
-    if stochastic and noise_std > 0:
-        # DDPG explores with noise that learn() adds and predict() never does.
-        env = gym.wrappers.TransformAction(
-            env, lambda a: np.clip(a + rng.normal(0, noise_std, size=a.shape), -1, 1), env.action_space
-        )
-    vec_env = DummyVecEnv([lambda: env])
-    trajs, headings, speeds = [], [], []
-    pts: list = []
-
-    def record(locals_, _globals) -> None:
-        pts.append(locals_["observations"][0, :2].copy())
-        if locals_["done"]:
-            # The VecEnv has already reset: the episode's last observation survives only in info.
-            pts.append(locals_["info"]["terminal_observation"][:2].copy())
-            trajs.append(np.asarray(pts, dtype=float))
-            pts.clear()
-
-    for ep in range(n_episodes):
-        # evaluate_policy resets only when it starts: one episode per call, each with its seed.
-        vec_env.seed(seed + 20_000 + ep)
-        evaluate_policy(model, vec_env, n_eval_episodes=1, deterministic=not stochastic or noise_std > 0, callback=record)
-    for p in trajs:
-        d = p[-1] - p[0]
-        headings.append(math.atan2(d[1], d[0]))
-        speeds.append(float(np.linalg.norm(np.diff(p, axis=0), axis=1).mean()))
-    allp = np.concatenate(trajs)
-    _, counts = np.unique(np.floor(allp / cell).astype(np.int64), axis=0, return_counts=True)
-    prob = counts / counts.sum()
-    h = np.asarray(headings)
-    resultant = float(np.hypot(np.cos(h).mean(), np.sin(h).mean()))
-    return {
-        "position_entropy": float(scipy_entropy(prob)),
-        "heading_spread": 1.0 - resultant,
-        "mean_speed": float(np.mean(speeds)),
-        "trajectories": [t.round(3).tolist() for t in trajs],
-    }
-
-
-def _pretrain_job(algo: str, seed: int, env_id: str, budget: Budget, out: str) -> dict:
+def _pretrain_job(algo: str, seed: int, env_id: str, tasks: Mapping[str, float], budget: Budget, out: str) -> dict:
     out_dir = Path(out) / "pretrain"
     out_dir.mkdir(parents=True, exist_ok=True)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -220,10 +184,12 @@ def _pretrain_job(algo: str, seed: int, env_id: str, budget: Budget, out: str) -
     model.learn(budget.pretrain_steps, callback=_callbacks(evaluator, budget.eval_freq, rows, sched))
     with atomic_path(out_dir / f"{algo}_seed{seed}.zip") as tmp:
         model.save(tmp)
-    cov = {
-        mode: pretrained_coverage(model, env_id, budget.coverage_episodes, seed, stochastic=(mode == "explore"))
+    noise = ACTION_NOISE.get(algo)
+    cov: dict = {
+        mode: pretrained_coverage(model, env_id, budget.coverage_episodes, seed, stochastic=(mode == "explore"), noise=noise)
         for mode in ("explore", "deterministic")
     }
+    cov["goal_reach"] = {task: goal_reach(model, task, thr, budget.coverage_episodes, seed, noise) for task, thr in tasks.items()}
     info = {
         "algo": algo,
         "class": f"{type(model).__module__}.{type(model).__name__}",
@@ -242,9 +208,9 @@ def _pretrain_job(algo: str, seed: int, env_id: str, budget: Budget, out: str) -
 
 def _finetune_job(arm: str, task: str, seed: int, budget: Budget, out: str) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
-    algo = arm.split("_")[0]
+    algo = arm_algo(arm)
     env = _make_env(task, seed)
-    if arm.endswith("pretrained"):
+    if is_pretrained(arm):
         model, sched = _load_model(algo, Path(out) / "pretrain" / f"{algo}_seed{seed}.zip", env, seed, budget)
     else:
         model, sched = _new_model(algo, env, seed, budget, finetune=True)
@@ -265,17 +231,27 @@ def _curve_path(out: str | Path, task: str, arm: str, seed: int) -> Path:
     return Path(out) / "curves" / task / f"{arm}_seed{seed}.csv"
 
 
-def _check_pretrain(out: Path, algo: str, seed: int, env_id: str, bud: Budget, need_model: bool = True) -> None:
+def _check_pretrain(
+    out: Path, algo: str, seed: int, env_id: str, bud: Budget, need_model: bool = True, tasks: Optional[Mapping[str, float]] = None
+) -> None:
     """Raise ``FileNotFoundError`` if this pretraining has not finished, ``InvalidResult`` if its
     files cannot be trusted (they were written atomically, but may come from elsewhere).
 
     :param need_model: also check the saved model (only a finetuning still to run needs it:
         result folders are often kept or shared without their ``.zip`` files).
+    :param tasks: finetune tasks whose goal-reach coverage the json must hold, for the same
+        threshold (``None``: not checked).
     """
     path = out / "pretrain" / f"{algo}_seed{seed}.json"
     info = load_json(path, ("eval", "coverage", "cpu_s"), dict(algo=algo, seed=seed, env=env_id, steps=bud.pretrain_steps))
     if not all(isinstance(info["coverage"].get(m), dict) for m in ("explore", "deterministic")):
         raise InvalidResult(f"{path} lacks the coverage of the pretrained policy")
+    reach = info["coverage"].get("goal_reach")
+    for task, thr in (tasks or {}).items():
+        entry = reach.get(task) if isinstance(reach, dict) else None
+        frac = entry.get("fraction") if isinstance(entry, dict) else None
+        if not isinstance(frac, (int, float)) or not 0 <= frac <= 1 or entry.get("threshold") != float(thr):
+            raise InvalidResult(f"{path} lacks the goal-reach coverage of {task} (threshold {thr:g})")
     if need_model:
         check_zip(path.with_suffix(".zip"))
 

@@ -7,10 +7,18 @@ from pathlib import Path
 
 import numpy as np
 
-from sb3_softopt.common.plotting import plot_band, save_figure
+from sb3_softopt.common.plotting import color, plot_band, save_figure
 from sb3_softopt.common.stats import mean_ci_band
+from sb3_softopt.experiments.finetune.config import arm_algo
 
 
+
+
+def _style(arm: str) -> dict:
+    """The Gaussian-noise DDPG arms: their OU twin's colour, dashed (the palette has no entry of their own)."""
+    if arm_algo(arm) == "ddpg_gauss":
+        return dict(color=color(arm.replace("ddpg_gauss", "ddpg")), ls="--")
+    return {}
 
 
 def _plot_curves(out: Path, df, tasks: dict[str, float], arms) -> None:
@@ -24,13 +32,13 @@ def _plot_curves(out: Path, df, tasks: dict[str, float], arms) -> None:
             piv = d.pivot_table(index="seed", columns="step", values="eval_return")
             steps = piv.columns.to_numpy()
             mean, half = mean_ci_band(piv.to_numpy())
-            plot_band(ax, steps, mean, mean - half, mean + half, label=arm)
+            plot_band(ax, steps, mean, mean - half, mean + half, label=arm, **_style(arm))
         ax.axhline(thr, color="k", ls="--", lw=0.8, label="threshold")
         ax.set_title(task)
         ax.set_xlabel("finetuning env steps")
         ax.set_ylabel("evaluation return")
     axes[0][0].legend(fontsize=8)
-    fig.suptitle("Finetuning after max-entropy (SAC) vs DDPG pretraining: mean ± 95% CI over seeds")
+    fig.suptitle("Finetuning after max-entropy (SQL, SAC) vs DDPG pretraining: mean ± 95% CI over seeds")
     save_figure(fig, out / "finetune_curves.png")
 
 

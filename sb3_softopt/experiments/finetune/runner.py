@@ -17,7 +17,26 @@ import numpy as np
 from sb3_softopt.common.atomic import InvalidResult, is_trusted, load_json
 from sb3_softopt.common.atomic import atomic_write_text as _atomic_write
 from sb3_softopt.experiments.finetune.claim import FinetuneResult
-from sb3_softopt.experiments.finetune.config import ARMS, BUDGETS, Budget, COMMON_KWARGS, DDPG_NOISE_STD, DEFAULT_PRETRAIN_ENV, DEFAULT_TASKS, NET_ARCH, SAC_FINETUNE_ENT_COEF, SAC_PRETRAIN_ENT_COEF, SQL_FINETUNE_ENT_COEF, SQL_PRETRAIN_ENT_COEF
+from sb3_softopt.experiments.finetune.config import (
+    ACTION_NOISE,
+    ARMS,
+    BUDGETS,
+    COMMON_KWARGS,
+    DEFAULT_ARMS,
+    DEFAULT_PRETRAIN_ENV,
+    DEFAULT_SEEDS,
+    DEFAULT_TASKS,
+    GOAL_REACH_SEED_OFFSET,
+    NET_ARCH,
+    QUICK_SEEDS,
+    SAC_FINETUNE_ENT_COEF,
+    SAC_PRETRAIN_ENT_COEF,
+    SQL_FINETUNE_ENT_COEF,
+    SQL_PRETRAIN_ENT_COEF,
+    Budget,
+    arm_algo,
+    is_pretrained,
+)
 from sb3_softopt.experiments.finetune.jobs import _check_curve, _check_pretrain, _curve_path, _finetune_job, _pretrain_job, _worker_init
 from sb3_softopt.experiments.finetune.summary import summarize
 
@@ -49,7 +68,7 @@ def run(
     budget: str | Budget = "default",
     pretrain_env: str = DEFAULT_PRETRAIN_ENV,
     tasks: Optional[dict[str, float]] = None,
-    arms: Sequence[str] = ARMS,
+    arms: Sequence[str] = DEFAULT_ARMS,
     workers: Optional[int] = None,
     env_modules: Sequence[str] = (),
     progress: bool = True,
@@ -58,17 +77,18 @@ def run(
 
     :param out_dir: output folder (created; finished runs in it are checked and reused, not rerun).
     :param quick: smoke-test budget (``BUDGETS["quick"]``, 2 seeds by default).
-    :param seeds: list of seeds, or a count ``n`` for seeds ``0..n-1`` (default 5; 2 if quick).
+    :param seeds: list of seeds, or a count ``n`` for seeds ``0..n-1`` (default 10; 2 if quick).
     :param budget: a key of :data:`BUDGETS` or a :class:`Budget` (ignored if ``quick``).
     :param pretrain_env: env id of the pretraining task.
     :param tasks: ``{finetune env id: success threshold on the evaluation return}``.
-    :param arms: subset of :data:`ARMS`.
+    :param arms: subset of :data:`ARMS` (default :data:`DEFAULT_ARMS`).
     :param workers: parallel processes (default ``min(2, cpu_count)``).
     :param env_modules: modules to import (in every worker) to register custom env ids.
     :param progress: show a tqdm progress bar.
     :returns: the summary dict also written to ``summary.json``: per task and arm the
-        ``steps_to_threshold`` and ``final_return`` (per seed, IQM, 95% CI, n reached), the
-        pretrained coverage per algorithm, the budget, and the wall time.
+        ``steps_to_threshold`` and ``final_return`` (per seed, IQM, 95% CI, n reached) and the
+        steps ratios of the pretrained soft arms to the DDPG arms, their aggregate over the tasks,
+        the pretrained coverage per algorithm, the budget, and the wall time.
     """
     t_start = time.perf_counter()
     for mod in env_modules:
@@ -84,7 +104,7 @@ def run(
     else:
         raise ValueError(f"budget must be one of {sorted(BUDGETS)} or a Budget, got {budget!r}")
     if seeds is None:
-        seeds = 2 if quick else 5
+        seeds = QUICK_SEEDS if quick else DEFAULT_SEEDS
     if isinstance(seeds, (int, np.integer)):
         if seeds < 1:
             raise ValueError(f"seeds must be >= 1, got {seeds}")
@@ -114,7 +134,8 @@ def run(
         "net_arch": NET_ARCH,
         "sac_pretrain_ent_coef": SAC_PRETRAIN_ENT_COEF,
         "sac_finetune_ent_coef": SAC_FINETUNE_ENT_COEF,
-        "ddpg_noise_std": DDPG_NOISE_STD,
+        "ddpg_action_noise": ACTION_NOISE,
+        "goal_reach_seed_offset": GOAL_REACH_SEED_OFFSET,
         "sql_pretrain_ent_coef": SQL_PRETRAIN_ENT_COEF,
         "sql_finetune_ent_coef": SQL_FINETUNE_ENT_COEF,
     }
@@ -129,16 +150,16 @@ def run(
     else:
         _atomic_write(cfg_path, json.dumps(config, indent=1))
 
-    algos_needed = sorted({a.split("_")[0] for a in arms if a.endswith("pretrained")})
+    algos_needed = sorted({arm_algo(a) for a in arms if is_pretrained(a)})
     # Validated, not just present: a file planted or garbled since is named and its run redone.
     ft_all = [(arm, task, s) for task in tasks for arm in arms for s in seeds]
     ft_todo = [j for j in ft_all if not is_trusted(_check_curve, _curve_path(out, j[1], j[0], j[2]), bud, who="finetune")]
-    to_load = {(arm.split("_")[0], s) for arm, _, s in ft_todo if arm.endswith("pretrained")}
+    to_load = {(arm_algo(arm), s) for arm, _, s in ft_todo if is_pretrained(arm)}
     pre_todo = [
         (a, s)
         for a in algos_needed
         for s in seeds
-        if not is_trusted(_check_pretrain, out, a, s, pretrain_env, bud, (a, s) in to_load, who="finetune")
+        if not is_trusted(_check_pretrain, out, a, s, pretrain_env, bud, (a, s) in to_load, tasks, who="finetune")
     ]
     n_jobs = len(pre_todo) + len(ft_todo)
     ran = {"pretrain": len(pre_todo), "finetune": len(ft_todo)}
@@ -159,11 +180,11 @@ def run(
             jobs.sort(key=lambda j: (j[-1], j[0] == "ft"))
 
             def ready(job) -> bool:
-                return job[0] == "pre" or not job[1].endswith("pretrained") or (job[1].split("_")[0], job[3]) not in pre_pending
+                return job[0] == "pre" or not is_pretrained(job[1]) or (arm_algo(job[1]), job[3]) not in pre_pending
 
             def submit(job):
                 if job[0] == "pre":
-                    return pool.submit(_pretrain_job, job[1], job[2], pretrain_env, bud, str(out))
+                    return pool.submit(_pretrain_job, job[1], job[2], pretrain_env, tasks, bud, str(out))
                 return pool.submit(_finetune_job, job[1], job[2], job[3], bud, str(out))
 
             pending: dict = {}

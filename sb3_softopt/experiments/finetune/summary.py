@@ -11,9 +11,10 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from sb3_softopt.common.atomic import atomic_path
-from sb3_softopt.common.stats import bootstrap_ci, iqm
+from sb3_softopt.common.stats import bootstrap_ci, iqm, ratio_ci, stratified_bootstrap_ci
 from sb3_softopt.common.atomic import atomic_write_text as _atomic_write
-from sb3_softopt.experiments.finetune.config import Budget
+from sb3_softopt.experiments.finetune.claim import TARGET_RATIO, ratio_met
+from sb3_softopt.experiments.finetune.config import RATIO_ARMS, RATIO_BASELINES, Budget
 from sb3_softopt.experiments.finetune.jobs import _curve_path
 from sb3_softopt.experiments.finetune.plots import _plot_coverage, _plot_curves
 
@@ -56,7 +57,7 @@ def summarize(out: Path, tasks: dict[str, float], arms, seeds, bud: Budget, algo
                 sts.append(steps_to_threshold(d.step.tolist(), d.eval_return.tolist(), thr))
                 # Final return: mean of the last 3 evaluations (one evaluation is noisy).
                 finals.append(float(d.eval_return.tail(3).mean()))
-            censored = [bud.finetune_steps if v is None else v for v in sts]
+            censored = _censored({"steps_to_threshold": sts}, bud)
             result["tasks"][task]["arms"][arm] = {
                 "steps_to_threshold": sts,
                 "n_reached": sum(v is not None for v in sts),
@@ -66,6 +67,8 @@ def summarize(out: Path, tasks: dict[str, float], arms, seeds, bud: Budget, algo
                 "final_iqm": iqm(finals),
                 "final_ci": bootstrap_ci(finals),
             }
+        result["tasks"][task]["ratios"] = _ratios(result["tasks"][task]["arms"], bud)
+    result["aggregate"] = _aggregate(result["tasks"], arms, bud)
     for algo in algos:
         covs = [json.loads((out / "pretrain" / f"{algo}_seed{s}.json").read_text()) for s in seeds]
         result["coverage"][algo] = {
@@ -75,6 +78,13 @@ def summarize(out: Path, tasks: dict[str, float], arms, seeds, bud: Budget, algo
             for mode in ("explore", "deterministic")
         }
         result["coverage"][algo]["pretrain_final_eval"] = [c["eval"][-1][1] if c["eval"] else math.nan for c in covs]
+        result["coverage"][algo]["goal_reach"] = {
+            task: {
+                "criterion": covs[0]["coverage"]["goal_reach"][task]["criterion"],
+                "fraction": [c["coverage"]["goal_reach"][task]["fraction"] for c in covs],
+            }
+            for task in tasks
+        }
     cpu = 0.0
     for f in list((out / "pretrain").glob("*.json")) if (out / "pretrain").exists() else []:
         cpu += float(json.loads(f.read_text()).get("cpu_s", 0.0))
@@ -95,11 +105,52 @@ def summarize(out: Path, tasks: dict[str, float], arms, seeds, bud: Budget, algo
     return result
 
 
+def _censored(arm: dict, bud: Budget) -> list[int]:
+    """Steps to threshold per seed, a run that never reached it counting the whole budget."""
+    return [bud.finetune_steps if v is None else v for v in arm["steps_to_threshold"]]
+
+
+def _ratios(arms: dict, bud: Budget) -> dict:
+    """Steps-to-threshold IQM of each pretrained soft arm over each DDPG arm, with its bootstrap CI.
+
+    A run that never reached the threshold counts as the budget, shorter than its unknown true
+    time: for the baseline this can only raise the ratio (conservative), for the soft arm it can
+    lower it; ``n_reached`` of both arms says how much censoring there is.
+    """
+    out: dict = {}
+    for arm in RATIO_ARMS:
+        for base in RATIO_BASELINES:
+            if arm in arms and base in arms:
+                r, lo, hi = ratio_ci(_censored(arms[arm], bud), _censored(arms[base], bud))
+                out.setdefault(arm, {})[base] = {"ratio": r, "ci": [lo, hi]}
+    return out
+
+
+def _aggregate(tasks: dict, arms, bud: Budget) -> dict:
+    """Per arm, IQM over all tasks' runs with stratified-bootstrap CIs (each task resampled on its own)."""
+    out = {}
+    for arm in arms:
+        steps = [_censored(t["arms"][arm], bud) for t in tasks.values()]
+        finals = [t["arms"][arm]["final_return"] for t in tasks.values()]
+        out[arm] = {
+            "steps_iqm": iqm(np.concatenate(steps)),
+            "steps_ci": list(stratified_bootstrap_ci(steps)),
+            "final_iqm": iqm(np.concatenate(finals)),
+            "final_ci": list(stratified_bootstrap_ci(finals)),
+        }
+    return out
+
+
 def _fmt_ci(v: float, ci: Sequence[float], digits: int = 0) -> str:
     return f"{v:.{digits}f} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
 
 
+def _fmt_ratio(entry: dict) -> str:
+    return f"{entry['ratio']:.2f} [{entry['ci'][0]:.2f}, {entry['ci'][1]:.2f}]"
+
+
 def _write_table(out: Path, result: dict, tasks, arms, seeds, bud: Budget) -> None:
+    n = len(seeds)
     lines = [
         f"Seeds: {list(seeds)}; pretrain {bud.pretrain_steps} steps, finetune {bud.finetune_steps} steps, "
         f"deterministic evaluation ({bud.n_eval_episodes} episodes) every {bud.eval_freq} steps.",
@@ -114,13 +165,42 @@ def _write_table(out: Path, result: dict, tasks, arms, seeds, bud: Budget) -> No
             r = result["tasks"][task]["arms"][arm]
             lines.append(
                 f"| {task} ({thr:g}) | {arm} | {_fmt_ci(r['steps_iqm'], r['steps_ci'])} | "
-                f"{r['n_reached']}/{len(seeds)} | {_fmt_ci(r['final_iqm'], r['final_ci'], 1)} |"
+                f"{r['n_reached']}/{n} | {_fmt_ci(r['final_iqm'], r['final_ci'], 1)} |"
             )
+    if any(t["ratios"] for t in result["tasks"].values()):
+        lines += [
+            "",
+            f"Steps-to-threshold ratios, pretrained soft arm / DDPG arm: IQM ratio [95% bootstrap CI, the two arms' seeds "
+            f"resampled independently]; censored runs count as the budget. Target: ratio <= {TARGET_RATIO} with the CI "
+            "below 1 (SQL: the claim; SAC: for information).",
+            "",
+            "| task | arm / baseline | steps ratio (IQM [95% CI]) | reached (arm, baseline) | target met |",
+            "|---|---|---|---|---|",
+        ]
+        for task in tasks:
+            t = result["tasks"][task]
+            for arm, per_base in t["ratios"].items():
+                for base, entry in per_base.items():
+                    lines.append(
+                        f"| {task} | {arm} / {base} | {_fmt_ratio(entry)} | {t['arms'][arm]['n_reached']}/{n}, "
+                        f"{t['arms'][base]['n_reached']}/{n} | {'yes' if ratio_met(entry) else 'no'} |"
+                    )
+    if len(tasks) > 1:
+        lines += [
+            "",
+            "Aggregate over the tasks: IQM of all runs [stratified-bootstrap 95% CI, each task's seeds resampled on "
+            "their own]. Steps share a scale (one budget); final returns do not (the hallway's are larger).",
+            "",
+            "| arm | steps to threshold (IQM [95% CI]) | final return (IQM [95% CI]) |",
+            "|---|---|---|",
+        ]
+        for arm, g in result["aggregate"].items():
+            lines.append(f"| {arm} | {_fmt_ci(g['steps_iqm'], g['steps_ci'])} | {_fmt_ci(g['final_iqm'], g['final_ci'], 1)} |")
     if result["coverage"]:
         lines += [
             "",
-            "Pretrained policy coverage (mean over seeds; 'explore' = as it acts during finetuning: SAC samples, "
-            "DDPG adds its Gaussian noise):",
+            "Pretrained policy coverage (mean over seeds; 'explore' = as it acts during finetuning: SAC and SQL sample "
+            "their policy, DDPG adds its exploration noise, Ornstein-Uhlenbeck for ddpg, Gaussian for ddpg_gauss):",
             "",
             "| algo | position entropy explore / deterministic (nats) | heading spread explore / deterministic (0 = one direction, 1 = all) | pretrain eval return |",
             "|---|---|---|---|",
@@ -131,4 +211,19 @@ def _write_table(out: Path, result: dict, tasks, arms, seeds, bud: Budget) -> No
                 f"{np.mean(c['explore']['heading_spread']):.2f} / {np.mean(c['deterministic']['heading_spread']):.2f} | "
                 f"{np.nanmean(c['pretrain_final_eval']):.1f} |"
             )
+        crit = "; ".join(f"{task}: {c['criterion']}" for task, c in next(iter(result["coverage"].values()))["goal_reach"].items())
+        lines += [
+            "",
+            f"Exploratory episodes of the pretrained policy on each finetune task (before finetuning, {bud.coverage_episodes} "
+            f"per seed) that reach the task's goal ({crit}): mean over seeds (seeds with any).",
+            "",
+            "| algo | " + " | ".join(tasks) + " |",
+            "|---|" + "---|" * len(tasks),
+        ]
+        for algo, c in result["coverage"].items():
+            cells = []
+            for task in tasks:
+                f = np.asarray(c["goal_reach"][task]["fraction"])
+                cells.append(f"{f.mean():.0%} ({int((f > 0).sum())}/{n})")
+            lines.append(f"| {algo} | " + " | ".join(cells) + " |")
     _atomic_write(out / "summary.md", "\n".join(lines) + "\n")
