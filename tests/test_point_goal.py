@@ -35,13 +35,27 @@ def test_checkers_pass_with_and_without_obstacles():
     sb3_check_env(gym.make("PointGoal-v0", obstacles=[(5, -1, 7, 1)]))
 
 
-def test_straight_run_reaches_the_goal_and_reward_is_progress():
+def test_reaching_the_goal_is_a_success_that_does_not_end_the_episode():
     env = gym.make("PointGoal-v0", action_cost=0.0, start_noise=0.0)
-    obs, total, t, term, info = _run(env, lambda o: RIGHT)
-    assert term and info["is_success"] and t == 14
-    # Progress rewards telescope: the start distance minus the final one, plus the bonus.
-    final = math.hypot(obs[0] - 12.0, obs[1])
-    assert total == pytest.approx(12.0 - final + 10.0, abs=1e-5)
+
+    def to_goal(o):  # a PD controller onto the goal
+        return np.clip(np.array([12.0, 0.0]) - o[:2] - 3.0 * o[2:], -1, 1).astype(np.float32)
+
+    obs, total, t, term, info = _run(env, to_goal)
+    assert not term and t == 60 and info["is_success"] and math.hypot(obs[0] - 12.0, obs[1]) <= 1.0
+    # Progress rewards telescope (start distance - final distance) plus 1 per step at the goal.
+    env.reset(seed=0)
+    total, steps_at_goal, o = 0.0, 0, env.reset(seed=0)[0]
+    for _ in range(60):
+        o, r, *_ = env.step(to_goal(o))
+        total += r
+        steps_at_goal += math.hypot(o[0] - 12.0, o[1]) <= 1.0
+    assert steps_at_goal > 30
+    assert total == pytest.approx(12.0 - math.hypot(o[0] - 12.0, o[1]) + steps_at_goal, abs=1e-4)
+    # Once reached, the success flag stays set for the episode even after leaving the goal.
+    env.reset(seed=0)
+    flags = [env.step(RIGHT)[4]["is_success"] for _ in range(20)]
+    assert flags.index(True) == 13 and all(flags[13:]) and env.unwrapped.state[0] > 13.0
 
 
 def test_an_obstacle_on_the_path_stops_a_straight_push_and_a_sidestep_passes_it():
@@ -56,7 +70,7 @@ def test_an_obstacle_on_the_path_stops_a_straight_push_and_a_sidestep_passes_it(
         return np.clip(np.array([12.0, 0.0]) - o[:2] - 3.0 * o[2:], -1, 1).astype(np.float32)
 
     _, _, _, term, info = _run(env, around)
-    assert term and info["is_success"]
+    assert info["is_success"]
 
 
 def test_seeded_resets_are_deterministic():
@@ -75,7 +89,7 @@ def test_seeded_resets_are_deterministic():
         (dict(obstacles=[(11, -1, 13, 1)]), "goal must be"),
         (dict(goal=(50.0, 0.0)), "goal must be"),
         (dict(goal_radius=0.0), "goal_radius"),
-        (dict(goal_bonus=-1.0), "goal_bonus"),
+        (dict(goal_reward=-1.0), "goal_reward"),
     ],
 )
 def test_bad_kwargs_are_refused(kwargs, match):

@@ -57,3 +57,12 @@ OBSTACLE_DEPTH = 1.0
 PUSH_PROB = 0.1
 PUSH_STRENGTHS = (0.0, 0.5, 1.0)
 ACTION_NOISE_STRENGTHS = (0.0, 0.5, 1.0)
+
+
+def settings() -> dict[str, Any]:
+    """Every setting above, saved with each run: a run made with other settings is not reused."""
+    return dict(
+        env_id=ENV_ID, common_kwargs=COMMON_KWARGS, net_arch=NET_ARCH, ent_coef=ENT_COEF, ddpg_noise_std=DDPG_NOISE_STD,
+        path_fractions=PATH_FRACTIONS, half_widths=HALF_WIDTHS, obstacle_depth=OBSTACLE_DEPTH, push_prob=PUSH_PROB,
+        push_strengths=PUSH_STRENGTHS, action_noise_strengths=ACTION_NOISE_STRENGTHS,
+    )  # fmt: skip

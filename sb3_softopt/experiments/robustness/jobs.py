@@ -48,7 +48,8 @@ def make_model(algo: str, seed: int, budget: C.Budget):
 
 
 def learned_path(model: Any, seed: int) -> np.ndarray:
-    """Positions ``(T + 1, 2)`` of one deterministic episode on the obstacle-free env."""
+    """Positions ``(T + 1, 2)`` of one deterministic episode on the obstacle-free env, up to the
+    step that first reaches the goal (the episode goes on at the goal: that part is no path)."""
     import gymnasium as gym
 
     env = gym.make(C.ENV_ID, start_noise=0.0)
@@ -57,9 +58,9 @@ def learned_path(model: Any, seed: int) -> np.ndarray:
     done = False
     while not done:
         action, _ = model.predict(obs, deterministic=True)
-        obs, _, term, trunc, _ = env.step(action)
+        obs, _, term, trunc, info = env.step(action)
         path.append(obs[:2].astype(float))
-        done = term or trunc
+        done = term or trunc or info["is_success"]
     return np.asarray(path)
 
 
@@ -96,7 +97,8 @@ def _result_path(out: str | Path, algo: str, seed: int) -> Path:
 
 def check_job(out: str | Path, algo: str, seed: int, budget: C.Budget) -> dict:
     """The saved rows of a finished run (``FileNotFoundError`` / ``InvalidResult`` otherwise)."""
-    return load_json(_result_path(out, algo, seed), ("rows", "path"), dict(algo=algo, seed=seed, budget=dataclasses.asdict(budget)))
+    expect = dict(algo=algo, seed=seed, budget=dataclasses.asdict(budget), settings=C.settings())
+    return load_json(_result_path(out, algo, seed), ("rows", "path"), expect)
 
 
 def run_job(algo: str, seed: int, budget: C.Budget, out: str) -> dict:
@@ -124,7 +126,7 @@ def run_job(algo: str, seed: int, budget: C.Budget, out: str) -> dict:
                 model, C.ENV_ID, budget.n_eval_episodes, seed=eval_seed, deterministic=mode == "deterministic", **kwargs
             )
             rows.append(dict(algo=algo, seed=seed, mode=mode, **tag, **res))
-    result = dict(algo=algo, seed=seed, budget=dataclasses.asdict(budget), rows=rows, path=path.round(3).tolist())
+    result = dict(algo=algo, seed=seed, budget=dataclasses.asdict(budget), settings=C.settings(), rows=rows, path=path.round(3).tolist())
     result["wall_s"] = time.perf_counter() - t0
     atomic_write_json(_result_path(out, algo, seed), result)
     return result
