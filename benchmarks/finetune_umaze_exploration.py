@@ -82,9 +82,15 @@ def main() -> None:
         policies = {"uniform random": lambda o, r: r.uniform(-1.0, 1.0, size=2)}
         sac = SAC.load(pre / f"sac_seed{seed}.zip", device="cpu")
         policies["sac_pretrained (samples)"] = lambda o, r, m=sac: m.predict(o, deterministic=False)[0]
-        if (pre / f"ddpg_seed{seed}.zip").exists():
-            ddpg = DDPG.load(pre / f"ddpg_seed{seed}.zip", device="cpu")
-            policies["ddpg_pretrained (+ noise)"] = lambda o, r, m=ddpg: np.clip(
+        # Gaussian-noise DDPG: ``ddpg_gauss_seed*`` since the default DDPG arms explore with OU
+        # noise (whose explore-mode reach the experiment itself reports, coverage["ddpg"]["goal_reach"]);
+        # folders made before that hold the Gaussian one as ``ddpg_seed*`` and no config key for it.
+        gauss = pre / f"ddpg_gauss_seed{seed}.zip"
+        if not gauss.exists() and "ddpg_action_noise" not in json.loads((pre.parent / "config.json").read_text()):
+            gauss = pre / f"ddpg_seed{seed}.zip"
+        if gauss.exists():
+            ddpg = DDPG.load(gauss, device="cpu")
+            policies["ddpg_pretrained (+ Gaussian noise)"] = lambda o, r, m=ddpg: np.clip(
                 m.predict(o, deterministic=True)[0] + r.normal(0.0, DDPG_NOISE_STD, size=2), -1.0, 1.0
             )
         for name, policy in policies.items():
