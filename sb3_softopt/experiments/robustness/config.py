@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from sb3_softopt.experiments.finetune import config as finetune_config
+
 ENV_ID = "PointGoal-v0"
 ALGOS = ("SQL", "SAC", "DDPG")
 #: the max-entropy algorithms: evaluated with their stochastic policy (what the theory is about)
@@ -13,18 +15,9 @@ MAXENT = ("SQL", "SAC")
 MODES = {"SQL": ("stochastic", "deterministic"), "SAC": ("stochastic", "deterministic"), "DDPG": ("deterministic",)}
 
 #: Identical network, optimiser, replay and update schedule for every algorithm: only the objective
-#: and the exploration differ (the finetune experiment's settings).
-COMMON_KWARGS: dict[str, Any] = dict(
-    learning_rate=1e-3,
-    buffer_size=100_000,
-    learning_starts=256,
-    batch_size=128,
-    gamma=0.99,
-    tau=0.01,
-    train_freq=4,
-    gradient_steps=2,
-)
-NET_ARCH = [64, 64]
+#: and the exploration differ. The finetune experiment's settings, and its 256 warm-up steps.
+COMMON_KWARGS: dict[str, Any] = dict(finetune_config.COMMON_KWARGS, learning_starts=256)
+NET_ARCH = finetune_config.NET_ARCH
 #: One fixed temperature for both max-ent algorithms (per-step rewards are <= 1, +10 at the goal);
 #: fixed rather than learned so that SQL and SAC differ only in the policy class.
 ENT_COEF = 0.2
