@@ -380,3 +380,18 @@ def test_judge_needs_the_sql_comparisons():
         ft.judge(result)
     with pytest.raises(ValueError):
         ft.judge({"tasks": {}})
+
+
+@pytest.mark.parametrize(
+    "spec, word",
+    [
+        (dict(kind="uniform", sigma=0.1), "kind"),
+        (dict(kind="gaussian", sigma=-0.1), "sigma"),
+        (dict(kind="gaussian", sigma=float("nan")), "sigma"),
+    ],
+)
+def test_bad_action_noise_spec_raises(spec, word):
+    from sb3_softopt.common.noise import make_action_noise
+
+    with pytest.raises(ValueError, match=word):
+        make_action_noise(spec, 2)

@@ -12,6 +12,7 @@ import numpy as np
 
 from sb3_softopt.common.atomic import InvalidResult, atomic_path, check_zip, exit_with_parent, load_curve, load_json
 from sb3_softopt.common.atomic import atomic_write_text as _atomic_write
+from sb3_softopt.common.noise import make_action_noise
 from sb3_softopt.experiments.finetune.config import (
     ACTION_NOISE,
     COMMON_KWARGS,
@@ -112,13 +113,7 @@ def _callbacks(evaluator: _Evaluator, eval_freq: int, rows: list, ent_schedule=N
 
 def _action_noise(algo: str, n_actions: int):
     """A fresh SB3 noise object for DDPG algorithm ``algo`` (see ``config.ACTION_NOISE``)."""
-    from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
-
-    spec = ACTION_NOISE[algo]
-    zeros, ones = np.zeros(n_actions), np.ones(n_actions)
-    if spec["kind"] == "gaussian":
-        return NormalActionNoise(zeros, spec["sigma"] * ones)
-    return OrnsteinUhlenbeckActionNoise(zeros, spec["sigma"] * ones, theta=spec["theta"], dt=spec["dt"])
+    return make_action_noise(ACTION_NOISE[algo], n_actions)
 
 
 def _new_model(algo: str, env, seed: int, budget: Budget, finetune: bool):
