@@ -43,6 +43,13 @@ def _fmt(v: Any) -> str:
     return f"{v:.4g}"
 
 
+def _time(r: ClaimResult) -> str:
+    """The call's wall time, and the CPU time of all its runs where the claim reports it: a
+    resumable claim that reused its finished runs took seconds, its runs did not."""
+    cpu = (r.result or {}).get("cpu_s")
+    return f"{r.seconds:.0f} s" + (f" (CPU of its runs: {float(cpu):.0f} s)" if isinstance(cpu, (int, float)) else "")
+
+
 def claim_command(claim: Claim, out_dir: str | Path, quick: bool) -> str:
     return f"python -m sb3_softopt.lecture {claim.name} --out {Path(out_dir) / claim.name}" + (" --quick" if quick else "")
 
@@ -77,7 +84,7 @@ def render_report(results: Sequence[ClaimResult], out_dir: str | Path, quick: bo
     lines += ["| claim | lecture | verdict | time |", "|---|---|---|---|"]
     for r in results:
         level = r.verdict.level if r.verdict else NOT_RUN
-        lines.append(f"| [{r.claim.title}](#{r.claim.name}) | {r.claim.section} | **{level}** | {r.seconds:.0f} s |")
+        lines.append(f"| [{r.claim.title}](#{r.claim.name}) | {r.claim.section} | **{level}** | {_time(r)} |")
     lines += [
         "",
         "Verdict levels: *reproduced* (every criterion holds), *partly* (some hold, or the right sign "
@@ -111,5 +118,5 @@ def render_report(results: Sequence[ClaimResult], out_dir: str | Path, quick: bo
             lines += ["<details><summary>all scalar results</summary>", "", "| key | value |", "|---|---|"]
             lines += [f"| `{k}` | {_fmt(val)} |" for k, val in raw]
             lines += ["", "</details>", ""]
-        lines += [f"Module: `{r.module}`; run time {r.seconds:.0f} s; files in `{c.name}/`.", ""]
+        lines += [f"Module: `{r.module}`; run time {_time(r)}; files in `{c.name}/`.", ""]
     return "\n".join(lines)

@@ -2,11 +2,13 @@
 
 The protocol of Eysenbach & Levine (2022), "Maximum Entropy RL (Provably) Solves Some Robust RL
 Problems", figure 1, on ``PointGoal-v0`` (a point mass with inertia that must reach a goal 12 units
-away): SQL (the lecture's energy-based policy), SAC and DDPG are trained with the same budget and
-settings *without* obstacles; each trained policy is then evaluated with one obstacle at a time
-placed on its own learned path (the deterministic rollout; 3 positions along it x 3 widths). Running
-into an obstacle stops the agent dead, so a policy that keeps pushing straight stays there, one
-that also moves sideways can slide past. The max-ent policies are evaluated by sampling (what the
+away): SQL (the lecture's energy-based policy), SAC and DDPG are trained *without* obstacles with
+the same budget (env steps), network, optimiser and replay; DDPG has its own update schedule and
+exploration noise, the settings under which it learns the task (:mod:`.config`). Each trained
+policy is then evaluated with one obstacle at a time placed on its own learned path (the
+deterministic rollout; 3 positions along it x 3 widths). Running into an obstacle stops the agent
+dead, so a policy that keeps pushing straight stays there, one that also moves sideways can slide
+past. The max-ent policies are evaluated by sampling (what the
 theory is about) and deterministically; DDPG deterministically. The earlier protocol is kept as a
 second family: velocity pushes and Gaussian action noise of growing strength.
 

@@ -70,7 +70,10 @@ class RobustnessResult(TypedDict):
     disturbance_diff: dict[str, Difference]
     #: family ("push", "action_noise") -> arm -> strength, success, success_lo, success_hi lists
     curves: dict[str, dict[str, dict[str, list[float]]]]
+    #: wall seconds of this call (small when finished runs were reused)
     seconds: float
+    #: CPU seconds of all its runs, reused or not (what the experiment costs on an idle machine)
+    cpu_s: float
     figures: list[str]
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
 from sb3_softopt.common.atomic import atomic_write_json, exit_with_parent, load_json
+from sb3_softopt.common.noise import make_action_noise
 from sb3_softopt.experiments.robustness import config as C
 from sb3_softopt.experiments.robustness.perturbation import evaluate_under_perturbation
 
@@ -26,23 +27,28 @@ def worker_init(parent_pid: int) -> None:
     import sb3_softopt  # noqa: F401  registers the envs
 
 
-def make_model(algo: str, seed: int, budget: C.Budget):
-    """SQL, SAC or DDPG on the obstacle-free ``PointGoal-v0`` with the shared settings."""
+def make_model(algo: str, seed: int, budget: C.Budget, overrides: Optional[dict] = None, ddpg_noise: Optional[dict] = None):
+    """SQL, SAC or DDPG on the obstacle-free ``PointGoal-v0`` with the shared settings.
+
+    :param overrides: constructor kwargs over the shared ones (default: ``C.DDPG_KWARGS`` for DDPG,
+        none for SQL and SAC); for sweeps such as ``benchmarks/robustness_ddpg.py``.
+    :param ddpg_noise: DDPG's exploration noise spec (default ``C.DDPG_ACTION_NOISE``).
+    """
     import gymnasium as gym
     from stable_baselines3 import DDPG
-    from stable_baselines3.common.noise import NormalActionNoise
 
     from sb3_softopt import SAC, SQL
 
     env = gym.make(C.ENV_ID)
     kwargs = dict(C.COMMON_KWARGS, learning_starts=min(C.COMMON_KWARGS["learning_starts"], budget.train_steps // 2))
     kwargs.update(seed=seed, device="cpu", verbose=0, policy_kwargs=dict(net_arch=C.NET_ARCH))
+    kwargs.update((C.DDPG_KWARGS if algo == "DDPG" else {}) if overrides is None else overrides)
     if algo == "SQL":
         return SQL("MlpPolicy", env, ent_coef=C.ENT_COEF, **kwargs)
     if algo == "SAC":
         return SAC("MlpPolicy", env, ent_coef=C.ENT_COEF, **kwargs)
     if algo == "DDPG":
-        noise = NormalActionNoise(np.zeros(2), C.DDPG_NOISE_STD * np.ones(2))
+        noise = make_action_noise(C.DDPG_ACTION_NOISE if ddpg_noise is None else ddpg_noise, env.action_space.shape[0])
         return DDPG("MlpPolicy", env, action_noise=noise, **kwargs)
     raise ValueError(f"algo must be one of {C.ALGOS}, got algo={algo!r}")
 
@@ -98,12 +104,12 @@ def _result_path(out: str | Path, algo: str, seed: int) -> Path:
 def check_job(out: str | Path, algo: str, seed: int, budget: C.Budget) -> dict:
     """The saved rows of a finished run (``FileNotFoundError`` / ``InvalidResult`` otherwise)."""
     expect = dict(algo=algo, seed=seed, budget=dataclasses.asdict(budget), settings=C.settings())
-    return load_json(_result_path(out, algo, seed), ("rows", "path"), expect)
+    return load_json(_result_path(out, algo, seed), ("rows", "path", "cpu_s"), expect)
 
 
 def run_job(algo: str, seed: int, budget: C.Budget, out: str) -> dict:
     """Train, evaluate every setting in every mode of ``algo``; save and return the rows."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     model = make_model(algo, seed, budget)
     model.learn(budget.train_steps)
     path = learned_path(model, seed)
@@ -127,6 +133,8 @@ def run_job(algo: str, seed: int, budget: C.Budget, out: str) -> dict:
             )
             rows.append(dict(algo=algo, seed=seed, mode=mode, **tag, **res))
     result = dict(algo=algo, seed=seed, budget=dataclasses.asdict(budget), settings=C.settings(), rows=rows, path=path.round(3).tolist())
-    result["wall_s"] = time.perf_counter() - t0
+    # CPU seconds (one torch thread per worker): the run's cost on an idle machine, kept beside its
+    # wall time so that a resumed experiment still reports what its runs cost.
+    result.update(wall_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0)
     atomic_write_json(_result_path(out, algo, seed), result)
     return result

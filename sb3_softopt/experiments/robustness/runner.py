@@ -75,9 +75,11 @@ def run(
             futures = [pool.submit(run_job, a, s, budget, str(out)) for a, s in todo]
             for fut in tqdm(as_completed(futures), total=len(futures), desc="robustness: train+eval", disable=not progress):
                 fut.result()  # re-raises a worker's error
-    rows = [row for a, s in jobs for row in check_job(out, a, s, budget)["rows"]]
+    saved = [check_job(out, a, s, budget) for a, s in jobs]
+    rows = [row for run_ in saved for row in run_["rows"]]
     result = summarize(rows, quick, budget, seeds)
     result["seconds"] = time.perf_counter() - t0
+    result["cpu_s"] = float(sum(run_["cpu_s"] for run_ in saved))
     _plot(result, out / "robustness.png")
     atomic_write_json(out / "robustness.json", result, indent=1)
     import pandas as pd
@@ -146,6 +148,7 @@ def summarize(rows: list[dict], quick: bool, budget: C.Budget, seeds: list[int])
         disturbance_diff={a: _diff(dist[a], dist[BASELINE]) for a in arms if a != BASELINE},
         curves=curves,
         seconds=0.0,
+        cpu_s=0.0,
         figures=["robustness.png"],
     )
 
