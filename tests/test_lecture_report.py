@@ -251,3 +251,20 @@ def test_every_claim_has_a_cli_subcommand():
         assert args.command == name and args.quick
     args = parser.parse_args(["all", "--out", "x", "--only", "robustness", "equivalence", "--reuse", "--saved-only"])
     assert args.only == ["robustness", "equivalence"] and args.reuse and args.saved_only
+
+
+def test_report_shows_the_cpu_time_of_a_resumed_claims_runs():
+    # A resumable claim that reused its finished runs returns in seconds; the report must not
+    # pass that off as the claim's cost.
+    from sb3_softopt.lecture.claim import Claim
+    from sb3_softopt.lecture.report import render_report
+    from sb3_softopt.lecture.runner import ClaimResult
+
+    claim = Claim(name="c", title="C", section="1", statement="s", criteria="k")
+    verdict = Verdict(PARTLY, "r", {})
+    with_cpu = ClaimResult(claim, "ok", 2.4, result={"cpu_s": 3211.0}, module="m", verdict=verdict)
+    without = ClaimResult(claim, "ok", 12.0, result={"x": 1.0}, module="m", verdict=verdict)
+    text = render_report([with_cpu], "out", quick=False, seed=0)
+    assert "| **partly** | 2 s (CPU of its runs: 3211 s) |" in text
+    assert "run time 2 s (CPU of its runs: 3211 s)" in text
+    assert "| **partly** | 12 s |" in render_report([without], "out", quick=False, seed=0)
