@@ -223,3 +223,18 @@ def test_ddpg_with_the_robustness_settings_learns_the_obstacle_free_task():
     torch.set_num_threads(1)
     model = make_model("DDPG", 0, C.BUDGETS["default"]).learn(C.BUDGETS["default"].train_steps)
     assert evaluate_under_perturbation(model, C.ENV_ID, 5, seed=10_000, deterministic=True)["success"] >= 0.8
+
+
+def test_ddpg_settings_sweep_runs_and_summarises(tmp_out):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "robustness_ddpg.py"
+    args = ["--out", str(tmp_out), "--seeds", "0", "--train-steps", "300", "--n-eval", "1", "--noises", "ou_0.3", "--workers", "1"]
+    subprocess.run([sys.executable, str(script), *args], check=True, capture_output=True, timeout=300)
+    summary = json.loads((tmp_out / "summary.json").read_text())
+    got = {(r["algo"], r["schedule"], r["noise"]) for r in summary["rows"]}
+    assert got == {("DDPG", "shared_4x2", "ou_0.3"), ("DDPG", "sb3_1x1", "ou_0.3")}
+    assert all(0.0 <= r["success"] <= 1.0 and r["seeds"] == 1 for r in summary["rows"])
+    assert (tmp_out / "runs.csv").read_text().count("\n") == 1 + 2
