@@ -9,7 +9,7 @@ row). ``--algos SQL SAC`` adds the max-ent arms at each schedule, for comparison
 
 Usage::
 
-    python benchmarks/robustness_ddpg.py --out results/robustness_ddpg            # 6 settings x 10 seeds, ~8 min
+    python benchmarks/robustness_ddpg.py --out results/robustness_ddpg --algos SQL SAC  # 100 runs, 22 min on 2 shared cores
     python benchmarks/robustness_ddpg.py --out /tmp/r --seeds 0 1 --train-steps 2000 --noises ou_0.3
 
 Writes ``runs.csv`` (one row per run) and ``summary.json`` (per setting: mean success, seeds with

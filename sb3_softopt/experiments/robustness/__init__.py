@@ -8,9 +8,9 @@ exploration noise, the settings under which it learns the task (:mod:`.config`).
 policy is then evaluated with one obstacle at a time placed on its own learned path (the
 deterministic rollout; 3 positions along it x 3 widths). Running into an obstacle stops the agent
 dead, so a policy that keeps pushing straight stays there, one that also moves sideways can slide
-past. The max-ent policies are evaluated by sampling (what the
-theory is about) and deterministically; DDPG deterministically. The earlier protocol is kept as a
-second family: velocity pushes and Gaussian action noise of growing strength.
+past. The max-ent policies are evaluated by sampling (what the theory is about) and
+deterministically; DDPG deterministically. The earlier protocol is kept as a second family:
+velocity pushes and Gaussian action noise of growing strength.
 
 Per arm and seed the score is the success rate averaged over the obstacle placements; the
 summary reports means with Student-t 95% intervals over seeds and the difference to DDPG with a
