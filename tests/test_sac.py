@@ -191,9 +191,12 @@ def test_vectorised_env_and_progress_bar():
     assert model.logger.name_to_value["train/entropy"] != 0.0
 
 
-def test_non_box_action_space_is_rejected():
-    with pytest.raises(TypeError, match="action_space"):
-        SAC("MlpPolicy", "CartPole-v1")
+def test_multi_discrete_action_space_is_rejected_with_the_alternatives():
+    from stable_baselines3.common.envs import IdentityEnv
+
+    env = IdentityEnv(space=gym.spaces.MultiDiscrete([2, 3]))
+    with pytest.raises(TypeError, match="action_space.*EntropyPPO"):
+        SAC("MlpPolicy", env)
 
 
 @pytest.mark.parametrize(

@@ -84,18 +84,29 @@ def check_target_entropy(schedule: Any, action_space: spaces.Space, name: str = 
     :param name: the parameter's name for the message
     :raises ValueError: a value outside (0, log |A|)
     """
+    for p in (1.0, 0.5, 0.0):
+        check_target_entropy_at(float(schedule(p)), p, action_space, name)
+
+
+def check_target_entropy_at(value: float, progress: float, action_space: spaces.Space, name: str = "target_entropy") -> float:
+    """:func:`check_target_entropy` for one value, the schedule's at ``progress`` (remaining):
+    what the algorithms call at every update, so that a schedule that leaves the range between
+    the checked points is caught where it is used.
+
+    :returns: ``value``
+    :raises ValueError: a value outside (0, log |A|) on a discrete-type space
+    """
     upper = max_entropy(action_space)
     if upper is None or upper == 0.0:  # Box, or a single action: nothing to steer
-        return
-    for p in (1.0, 0.5, 0.0):
-        value = float(schedule(p))
-        if not 0.0 < value < upper:
-            raise ValueError(
-                f"{name}={value!r} (at progress_remaining={p}) is outside (0, {upper:.6g}), the open range of "
-                f"entropies of a policy on {action_space!r} (0: deterministic, {upper:.6g} = its log-size: "
-                "uniform); a learned temperature would drift for ever towards an unreachable target "
-                "(a SAC-style negative target only applies to Box actions)"
-            )
+        return value
+    if not 0.0 < value < upper:
+        raise ValueError(
+            f"{name}={value!r} (at progress_remaining={progress:.6g}) is outside (0, {upper:.6g}), the open range of "
+            f"entropies of a policy on {action_space!r} (0: deterministic, {upper:.6g} = its log-size: "
+            "uniform); a learned temperature would drift for ever towards an unreachable target "
+            "(a SAC-style negative target only applies to Box actions)"
+        )
+    return value
 
 
 def _float_arrays(observations: np.ndarray | Mapping[str, np.ndarray]) -> Iterator[tuple[str, np.ndarray]]:

@@ -28,6 +28,11 @@ from sb3_softopt.common.schedules import (
 )
 
 
+#: The default target entropy on discrete-type action spaces, as a fraction of the uniform
+#: policy's (``log |A|``): SoftDQN, EntropyPPO and discrete SAC share it (docs/soft_dqn.md, docs/sac.md).
+DEFAULT_TARGET_ENTROPY_RATIO = 0.3
+
+
 @dataclass(frozen=True)
 class TemperatureConfig:
     """What an ``ent_coef`` argument means.

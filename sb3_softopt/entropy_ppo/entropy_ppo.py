@@ -41,16 +41,13 @@ from sb3_softopt.common.checks import (
     python_scalar,
 )
 from sb3_softopt.common.schedules import ScheduleLike, check_schedule_range, make_schedule
-from sb3_softopt.common.temperature import parse_target_entropy, parse_temperature
+from sb3_softopt.common.temperature import DEFAULT_TARGET_ENTROPY_RATIO, parse_target_entropy, parse_temperature
 from sb3_softopt.entropy_ppo.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
 SelfEntropyPPO = TypeVar("SelfEntropyPPO", bound="EntropyPPO")
 
 #: Budget used by ``EntropyPPO(...).learn()`` when no ``total_timesteps`` is given.
 DEFAULT_TOTAL_TIMESTEPS = 100_000
-
-#: ``target_entropy="auto"`` for discrete actions is this fraction of ``log n`` (as in SoftDQN).
-DEFAULT_TARGET_ENTROPY_RATIO = 0.3
 
 _COMPUTE = "compute_returns_and_advantage"
 

@@ -1,6 +1,22 @@
-"""SAC with entropy diagnostics and temperature / target-entropy schedules."""
+"""SAC for continuous and discrete actions, with entropy diagnostics and temperature / target-entropy schedules."""
 
+from sb3_softopt.sac.discrete_policies import (
+    DiscreteCnnPolicy,
+    DiscreteMlpPolicy,
+    DiscreteMultiInputPolicy,
+    DiscreteSACPolicy,
+)
 from sb3_softopt.sac.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
-from sb3_softopt.sac.sac import SAC
+from sb3_softopt.sac.sac import DEFAULT_TOTAL_TIMESTEPS, SAC
 
-__all__ = ["SAC", "CnnPolicy", "MlpPolicy", "MultiInputPolicy"]
+__all__ = [
+    "DEFAULT_TOTAL_TIMESTEPS",
+    "SAC",
+    "CnnPolicy",
+    "DiscreteCnnPolicy",
+    "DiscreteMlpPolicy",
+    "DiscreteMultiInputPolicy",
+    "DiscreteSACPolicy",
+    "MlpPolicy",
+    "MultiInputPolicy",
+]

@@ -37,6 +37,7 @@ from sb3_softopt.common.checks import (
 )
 from sb3_softopt.common.schedules import ScheduleLike
 from sb3_softopt.common.temperature import (
+    DEFAULT_TARGET_ENTROPY_RATIO,
     ScalarAdam,
     TemperatureConfig,
     parse_target_entropy,
@@ -56,9 +57,6 @@ SelfSoftDQN = TypeVar("SelfSoftDQN", bound="SoftDQN")
 
 #: Budget of ``learn()`` when called without ``total_timesteps``.
 DEFAULT_TOTAL_TIMESTEPS = 100_000
-
-#: ``target_entropy="auto"`` means this fraction of the maximum entropy ``log |A|``.
-DEFAULT_TARGET_ENTROPY_RATIO = 0.3
 
 _SPACE_HINT = (
     "for MultiDiscrete or MultiBinary actions use sb3_softopt.EntropyPPO, for continuous (Box) actions "

@@ -53,7 +53,7 @@ __all__ = [
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m sb3_softopt.lecture robustness`` (and of this module's CLI)."""
-    parser.add_argument("--n-seeds", type=int, default=None, help="seeds per algorithm (default 10, quick 2)")
+    parser.add_argument("--n-seeds", type=int, default=None, help="seeds per algorithm (default 40: the pre-registered run; quick 2)")
     parser.add_argument("--train-steps", type=int, default=None, help="training steps per run (default 10000)")
     parser.add_argument("--n-eval-episodes", type=int, default=None, help="episodes per setting and mode (default 10)")
     parser.add_argument("--workers", type=int, default=None, help="parallel processes (default min(2, cores))")
@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> RobustnessResult:
     parser = argparse.ArgumentParser(prog="python -m sb3_softopt.experiments.robustness", description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="output folder (resumable)")
     parser.add_argument("--quick", action="store_true", help="smoke-test budget")
-    parser.add_argument("--seed", type=int, default=0, help="first seed")
+    parser.add_argument("--seed", type=int, default=0, help="offset added to the budget's first seed (default budget: the pre-registered 1000)")
     add_arguments(parser)
     args = parser.parse_args(argv)
     result = run(

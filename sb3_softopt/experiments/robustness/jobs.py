@@ -28,16 +28,16 @@ def worker_init(parent_pid: int) -> None:
 
 
 def make_model(algo: str, seed: int, budget: C.Budget, overrides: Optional[dict] = None, ddpg_noise: Optional[dict] = None):
-    """SQL, SAC or DDPG on the obstacle-free ``PointGoal-v0`` with the shared settings.
+    """SQL, SAC or DDPG (``RegularisedDDPG``) on the obstacle-free ``PointGoal-v0`` with the shared settings.
 
     :param overrides: constructor kwargs over the shared ones (default: ``C.DDPG_KWARGS`` for DDPG,
         none for SQL and SAC); for sweeps such as ``benchmarks/robustness_ddpg.py``.
     :param ddpg_noise: DDPG's exploration noise spec (default ``C.DDPG_ACTION_NOISE``).
     """
     import gymnasium as gym
-    from stable_baselines3 import DDPG
 
     from sb3_softopt import SAC, SQL
+    from sb3_softopt.experiments.robustness.ddpg import RegularisedDDPG
 
     env = gym.make(C.ENV_ID)
     kwargs = dict(C.COMMON_KWARGS, learning_starts=min(C.COMMON_KWARGS["learning_starts"], budget.train_steps // 2))
@@ -49,7 +49,7 @@ def make_model(algo: str, seed: int, budget: C.Budget, overrides: Optional[dict]
         return SAC("MlpPolicy", env, ent_coef=C.ENT_COEF, **kwargs)
     if algo == "DDPG":
         noise = make_action_noise(C.DDPG_ACTION_NOISE if ddpg_noise is None else ddpg_noise, env.action_space.shape[0])
-        return DDPG("MlpPolicy", env, action_noise=noise, **kwargs)
+        return RegularisedDDPG("MlpPolicy", env, action_noise=noise, **kwargs)
     raise ValueError(f"algo must be one of {C.ALGOS}, got algo={algo!r}")
 
 

@@ -38,8 +38,10 @@ def run(
 
     :param out_dir: output folder (created).
     :param quick: smoke-test budget (2 seeds, 600 steps, 2 episodes per setting).
-    :param seed: first seed; seeds are ``seed .. seed + n_seeds - 1``.
-    :param n_seeds: seeds per algorithm (default 10, quick 2).
+    :param seed: offset of the seeds: they are ``first_seed + seed .. first_seed + seed + n_seeds - 1``
+        with the budget's ``first_seed`` (default budget: the pre-registered 1000, so ``seed=0`` is
+        the pre-registered run; quick: 0).
+    :param n_seeds: seeds per algorithm (default 40, quick 2).
     :param train_steps: training steps per run (default 10000, quick 600).
     :param n_eval_episodes: episodes per setting and evaluation mode (default 10, quick 2).
     :param algos: subset of ``("SQL", "SAC", "DDPG")``; DDPG is needed for the comparison.
@@ -65,7 +67,7 @@ def run(
         raise ValueError(f"workers must be >= 1, got workers={workers!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    seeds = list(range(seed, seed + budget.n_seeds))
+    seeds = list(range(budget.first_seed + seed, budget.first_seed + seed + budget.n_seeds))
     jobs = [(a, s) for s in seeds for a in algos]
     todo = [(a, s) for a, s in jobs if not is_trusted(check_job, out, a, s, budget, who="robustness")]
     t0 = time.perf_counter()
@@ -115,6 +117,13 @@ def summarize(rows: list[dict], quick: bool, budget: C.Budget, seeds: list[int])
         return {arm: [float(sub.loc[(arm, s)]) for s in seeds] for arm in arms}
 
     clean, obst, dist = per_seed("clean"), per_seed("obstacle"), per_seed(("push", "action_noise"))
+    # within an algorithm the modes share the trained policy: a paired difference
+    mode_diff = {}
+    for algo in C.MAXENT:
+        sampled, greedy = f"{algo} stochastic", f"{algo} deterministic"
+        if sampled in obst and greedy in obst:
+            d, lo, hi = mean_ci(np.subtract(obst[sampled], obst[greedy]))
+            mode_diff[algo] = {"diff": d, "ci": [lo, hi]}
     obstacles = df[df["family"] == "obstacle"]
     grid = obstacles.groupby(["arm", "fraction", "half_width"])["success"].mean()
     curves: dict[str, dict[str, dict[str, list[float]]]] = {}
@@ -143,6 +152,8 @@ def summarize(rows: list[dict], quick: bool, budget: C.Budget, seeds: list[int])
         obstacle_success={a: _stats(obst[a]) for a in arms},
         obstacle_grid={a: {f"fraction={f}, half_width={h}": float(grid.loc[(a, f, h)]) for f in C.PATH_FRACTIONS for h in C.HALF_WIDTHS} for a in arms},
         obstacle_diff={a: _diff(obst[a], obst[BASELINE]) for a in arms if a != BASELINE},
+        obstacle_mode_diff=mode_diff,
+        clean_solved_share={a: float(np.mean(np.asarray(clean[a]) >= C.SOLVED)) for a in arms},
         on_path_share=float(obstacles["on_path"].mean()),
         disturbance_success={a: _stats(dist[a]) for a in arms},
         disturbance_diff={a: _diff(dist[a], dist[BASELINE]) for a in arms if a != BASELINE},
