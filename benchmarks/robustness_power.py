@@ -1,5 +1,5 @@
 """How many seeds does the pre-registered robustness run need? A power calculation on the runs made
-before it (seeds 0-9 in docs/lecture/robustness, seeds 10-19 in benchmarks/results).
+before it (seeds 0-9 and 10-19, in benchmarks/results/robustness_seeds*).
 
 The judged statistic is the Welch difference of the per-seed obstacle scores, SQL sampled minus
 DDPG. With per-arm standard deviations ``s1, s2`` and ``n`` seeds per arm its standard error is
@@ -24,7 +24,7 @@ import numpy as np
 from scipy.stats import norm
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNS = {"seeds 0-9": ROOT / "docs/lecture/robustness/robustness.json", "seeds 10-19": ROOT / "benchmarks/results/robustness_seeds10-19/robustness.json"}
+RUNS = {"seeds 0-9": ROOT / "benchmarks/results/robustness_seeds0-9/robustness.json", "seeds 10-19": ROOT / "benchmarks/results/robustness_seeds10-19/robustness.json"}
 ARMS = ("SQL stochastic", "DDPG deterministic")
 
 
