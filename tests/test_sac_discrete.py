@@ -116,11 +116,26 @@ def test_gridworld_policy_matches_soft_value_iteration(seed):
 
 
 def test_auto_temperature_reaches_the_target_entropy():
-    model = SAC("MlpPolicy", "CartPole-v1", seed=0, learning_starts=500, buffer_size=20_000, policy_kwargs=dict(net_arch=[64, 64]))
-    model.learn(4_000)
-    logged = model.logger.name_to_value
-    assert logged["train/target_entropy"] == pytest.approx(DEFAULT_TARGET_ENTROPY_RATIO * math.log(2))
-    assert abs(logged["train/entropy_gap"]) < 0.1, logged["train/entropy"]
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class Entropies(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.values = []
+
+        def _on_step(self) -> bool:
+            if "train/entropy" in self.logger.name_to_value:
+                self.values.append(self.logger.name_to_value["train/entropy"])
+            return True
+
+    rec = Entropies()
+    model = SAC("MlpPolicy", "CartPole-v1", seed=0, learning_rate=1e-3, learning_starts=500, batch_size=64,
+                buffer_size=20_000, policy_kwargs=dict(net_arch=[64, 64]))  # fmt: skip
+    model.learn(4_000, callback=rec)
+    target = DEFAULT_TARGET_ENTROPY_RATIO * math.log(2)
+    assert model.logger.name_to_value["train/target_entropy"] == pytest.approx(target)
+    # one batch is noisy: the mean over the last 1000 updates; the uniform policy is at 0.69
+    assert abs(np.mean(rec.values[-1000:]) - target) < 0.1, np.mean(rec.values[-1000:])
     assert 0 < model.current_ent_coef() < 1.0  # from 1.0 (auto), alpha had to go down
 
 

@@ -1,6 +1,7 @@
 import math
 import pickle
 
+import numpy as np
 import pytest
 
 from sb3_softopt.common import (
@@ -86,61 +87,6 @@ def test_parse_target_entropy():
         parse_target_entropy("lin_x", -1.0)
 
 
-def test_scalar_adam_is_torch_adam():
-    """Same trajectory and state as torch.optim.Adam (to float32 rounding), across commits, a
-    learning-rate change and a reload through state_dict."""
-    import torch as th
-
-    from sb3_softopt.common.temperature import ScalarAdam
-
-    ref_param = th.zeros(1, requires_grad=True)
-    our_param = th.zeros(1, requires_grad=True)
-    ref = th.optim.Adam([ref_param], lr=3e-3)
-    ours = th.optim.Adam([our_param], lr=3e-3)
-    gen = th.Generator().manual_seed(0)
-    grads = [float(th.randn(1, generator=gen)) * (10.0 if i % 7 == 0 else 1.0) for i in range(200)]
-    i = 0
-    for burst in (1, 16, 83, 50, 50):  # one ScalarAdam per burst, as SoftDQN makes one per train() call
-        if i == 100:
-            for opt in (ref, ours):
-                opt.param_groups[0]["lr"] = 1e-3
-            reloaded = th.optim.Adam([our_param], lr=1.0)
-            reloaded.load_state_dict(ours.state_dict())
-            ours = reloaded
-        fast = ScalarAdam(ours)
-        for g in grads[i : i + burst]:
-            ref_param.grad = th.tensor([g])
-            ref.step()
-            value = fast.step(g)
-        i += burst
-        assert abs(our_param.item() - value) > 1e-6  # nothing is written before commit
-        fast.commit()
-        assert our_param.item() == th.tensor(value, dtype=th.float32).item()
-        assert abs(value - ref_param.item()) <= 1e-6 * max(1.0, abs(ref_param.item()))
-    assert ref_param.item() != 0.0
-    for key in ("step", "exp_avg", "exp_avg_sq"):
-        assert th.allclose(ours.state[our_param][key], ref.state[ref_param][key], rtol=1e-5, atol=0)
-
-
-def test_scalar_adam_falls_back_for_other_options():
-    import torch as th
-
-    from sb3_softopt.common.temperature import ScalarAdam
-
-    a = th.zeros(1, requires_grad=True)
-    b = th.zeros(1, requires_grad=True)
-    ref = th.optim.Adam([a], lr=1e-2, amsgrad=True, weight_decay=0.1)
-    ours = th.optim.Adam([b], lr=1e-2, amsgrad=True, weight_decay=0.1)
-    fast = ScalarAdam(ours)
-    assert fast.fallback
-    for g in (1.0, -2.0, 0.5):
-        a.grad = th.tensor([g])
-        ref.step()
-        assert fast.step(g) == b.item()
-    fast.commit()
-    assert th.equal(a, b)
-
-
 def test_objects_pickled_under_the_former_names_still_load():
     import pickle
 
@@ -150,3 +96,19 @@ def test_objects_pickled_under_the_former_names_still_load():
         data = pickle.dumps(obj, protocol=0).replace(b"\n" + type(obj).__name__.encode() + b"\n", b"\n" + old + b"\n")
         assert old in data
         assert pickle.loads(data) == obj
+
+
+def test_temperature_step_is_sb3_sac_loss_and_moves_alpha_against_the_entropy_gap():
+    import torch as th
+
+    from sb3_softopt.common.temperature import make_log_ent_coef, temperature_step
+
+    for entropy, target in ((1.5, 1.0), (0.5, 1.0)):
+        log_alpha, opt = make_log_ent_coef(0.3, lr=0.01)
+        assert float(log_alpha.exp()) == pytest.approx(0.3)
+        neg_entropy = th.full((4,), -entropy)
+        loss = temperature_step(log_alpha, opt, neg_entropy, target)
+        # SB3's SAC: -(log_alpha * (log_prob + target)).mean(), with -H for log_prob
+        assert float(loss) == pytest.approx(-math.log(0.3) * (-entropy + target), rel=1e-6)
+        # Adam's first step moves by lr against the gradient's sign, the gradient being H - H0
+        assert float(log_alpha) == pytest.approx(math.log(0.3) - 0.01 * np.sign(entropy - target), rel=1e-5)

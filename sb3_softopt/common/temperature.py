@@ -12,7 +12,6 @@ same forms:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -92,68 +91,29 @@ def parse_target_entropy(value: ScheduleLike, auto_value: float, name: str = "ta
     return schedule
 
 
-class ScalarAdam:
-    """``torch.optim.Adam`` on a one-element parameter, stepped in Python floats.
+def make_log_ent_coef(init_value: float, lr: float, device: th.device | str = "cpu") -> tuple[th.Tensor, th.optim.Adam]:
+    """The learned temperature: ``log alpha`` (one element, ``alpha = init_value`` at the start) and
+    torch's Adam over it, as SB3's SAC creates them (same construction, so SAC stays bit-identical).
 
-    A learned temperature is updated once per gradient step, and a one-element tensor update
-    costs a dozen tiny torch ops (~40-50 us on a CPU), a tenth of a small network's whole
-    gradient step. This class reads the parameter and the optimizer's state once, runs Adam's
-    arithmetic in Python floats (double precision, so it agrees with torch's float32 Adam to
-    float32 rounding) and writes parameter and state back in :meth:`commit`. Between ``commit``
-    calls the optimizer (and ``state_dict``) still holds the old values; commit before anything
-    else reads them. Options this path does not implement (weight decay, amsgrad, maximize,
-    fused, capturable, tensor lr) fall back to ``optimizer.step()`` at every step.
-
-    :param optimizer: an Adam over exactly one one-element parameter
+    :param init_value: alpha at the start, a positive finite float32 (see :func:`parse_temperature`)
+    :param lr: Adam's learning rate
+    :param device: torch device
     """
+    log_ent_coef = th.log(th.ones(1, device=device) * init_value).requires_grad_(True)
+    return log_ent_coef, th.optim.Adam([log_ent_coef], lr=lr)
 
-    def __init__(self, optimizer: th.optim.Adam) -> None:
-        self.optimizer = optimizer
-        group = optimizer.param_groups[0]
-        (self.param,) = group["params"]
-        self.fallback = bool(
-            group["weight_decay"]
-            or group["amsgrad"]
-            or group["maximize"]
-            or group.get("fused")
-            or group.get("capturable")
-            or group.get("decoupled_weight_decay")
-            or isinstance(group["lr"], th.Tensor)
-        )
-        self.lr, (self.beta1, self.beta2), self.eps = group["lr"], group["betas"], group["eps"]
-        state = optimizer.state[self.param]
-        self.value = float(self.param.detach())
-        self.n_steps = float(state["step"]) if state else 0.0
-        self.exp_avg = float(state["exp_avg"]) if state else 0.0
-        self.exp_avg_sq = float(state["exp_avg_sq"]) if state else 0.0
 
-    def step(self, grad: float) -> float:
-        """One Adam step with gradient ``grad``; returns the parameter's new value."""
-        if self.fallback:
-            self.param.grad = th.full_like(self.param, grad)
-            self.optimizer.step()
-            self.value = float(self.param.detach())
-            return self.value
-        self.n_steps += 1.0
-        # torch: exp_avg.lerp_(grad, 1 - beta1); exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        self.exp_avg += (grad - self.exp_avg) * (1.0 - self.beta1)
-        self.exp_avg_sq = self.exp_avg_sq * self.beta2 + (1.0 - self.beta2) * grad * grad
-        step_size = self.lr / (1.0 - self.beta1**self.n_steps)
-        denom = math.sqrt(self.exp_avg_sq) / math.sqrt(1.0 - self.beta2**self.n_steps) + self.eps
-        self.value -= step_size * self.exp_avg / denom
-        return self.value
+def temperature_step(log_ent_coef: th.Tensor, optimizer: th.optim.Optimizer, neg_entropy: th.Tensor, target_entropy: float) -> th.Tensor:
+    """One descent step on SB3's temperature loss ``-log(alpha) * (neg_entropy + H_0)``, averaged.
 
-    def commit(self) -> None:
-        """Write the parameter and Adam's state (``step``, ``exp_avg``, ``exp_avg_sq``) back to torch."""
-        if self.fallback or self.n_steps == 0:
-            return
-        state = self.optimizer.state[self.param]
-        if not state:  # the layout of torch's Adam._init_group
-            state["step"] = th.tensor(0.0, dtype=th.float32)
-            state["exp_avg"] = th.zeros_like(self.param, memory_format=th.preserve_format)
-            state["exp_avg_sq"] = th.zeros_like(self.param, memory_format=th.preserve_format)
-        with th.no_grad():
-            self.param.fill_(self.value)
-            state["step"].fill_(self.n_steps)
-            state["exp_avg"].fill_(self.exp_avg)
-            state["exp_avg_sq"].fill_(self.exp_avg_sq)
+    ``neg_entropy`` is per sample: ``log pi(a|s)`` of sampled actions (continuous SAC) or the
+    exact ``-H(pi(.|s))`` (discrete policies). Its gradient in ``log alpha`` is ``H - H_0``: alpha
+    falls while the policy is more random than the target and rises while it is less.
+
+    :returns: the loss (detached), at the ``log alpha`` before the step
+    """
+    loss = -(log_ent_coef * (neg_entropy + target_entropy).detach()).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.detach()

@@ -29,6 +29,7 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_softopt.common.checkpoint import CheckpointLoadMixin
@@ -49,7 +50,6 @@ SelfEntropyPPO = TypeVar("SelfEntropyPPO", bound="EntropyPPO")
 #: Budget used by ``EntropyPPO(...).learn()`` when no ``total_timesteps`` is given.
 DEFAULT_TOTAL_TIMESTEPS = 100_000
 
-_COMPUTE = "compute_returns_and_advantage"
 
 
 def default_target_entropy(action_space: spaces.Space) -> float:
@@ -222,21 +222,13 @@ class EntropyPPO(CheckpointLoadMixin, PPO):
         rollout_buffer: RolloutBuffer,
         n_rollout_steps: int,
     ) -> bool:
-        # SB3 calls ``compute_returns_and_advantage`` exactly once, after the last step and before
-        # ``on_rollout_end``: the one point where every reward (truncation bootstrap included) is
-        # final and GAE has not run yet. Wrapping it for this call, instead of copying SB3's
-        # collection loop, keeps every buffer class (Dict, user-provided) and SB3's own fixes.
-        own = vars(rollout_buffer).get(_COMPUTE)
-        compute = getattr(rollout_buffer, _COMPUTE)
-
-        def soft_compute_returns_and_advantage(last_values: th.Tensor, dones: np.ndarray) -> None:
-            self._check_finite_rollout(rollout_buffer)
-            self._apply_soft_rewards(rollout_buffer)
-            compute(last_values=last_values, dones=dones)
-
-        setattr(rollout_buffer, _COMPUTE, soft_compute_returns_and_advantage)
+        # SB3's collection loop runs unchanged (every buffer class, SB3's own fixes), including its
+        # GAE on the plain rewards. The callback SB3 receives is a proxy whose ``on_rollout_end``
+        # (SB3 calls it right after GAE) first forms the soft rewards and runs GAE again from the same
+        # last observation and episode starts, then hands over to the user's callback, which thus
+        # sees the buffer ``train()`` will use.
         try:
-            return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
+            return super().collect_rollouts(env, _SoftRolloutEnd(self, callback, rollout_buffer), rollout_buffer, n_rollout_steps)
         except ValueError as exc:
             # A non-finite observation makes the next action's distribution fail inside torch
             # ("Expected parameter logits ..."); name the observation instead.
@@ -245,11 +237,14 @@ class EntropyPPO(CheckpointLoadMixin, PPO):
             except NonFiniteError as nonfinite:
                 raise nonfinite from exc
             raise
-        finally:
-            if own is None:
-                delattr(rollout_buffer, _COMPUTE)
-            else:
-                setattr(rollout_buffer, _COMPUTE, own)
+
+    def _soften_rollout(self, rollout_buffer: RolloutBuffer) -> None:
+        """Soft rewards on the full buffer, and GAE again when they changed the rewards."""
+        self._check_finite_rollout(rollout_buffer)
+        if self._apply_soft_rewards(rollout_buffer):
+            with th.no_grad():
+                last_values = self.policy.predict_values(obs_as_tensor(self._last_obs, self.device))  # type: ignore[arg-type]
+            rollout_buffer.compute_returns_and_advantage(last_values=last_values, dones=self._last_episode_starts)  # type: ignore[arg-type]
 
     def _check_finite_rollout(self, rollout_buffer: RolloutBuffer) -> None:
         n_filled = rollout_buffer.buffer_size if rollout_buffer.full else rollout_buffer.pos
@@ -274,8 +269,9 @@ class EntropyPPO(CheckpointLoadMixin, PPO):
             )
         return entropy.cpu().numpy().reshape(n_steps, n_envs)
 
-    def _apply_soft_rewards(self, rollout_buffer: RolloutBuffer) -> None:
+    def _apply_soft_rewards(self, rollout_buffer: RolloutBuffer) -> bool:
         """Turn the stored rewards into soft rewards, then (auto) tune alpha on this rollout.
+        Returns whether the rewards changed (GAE has to run again).
 
         Called on a full buffer before GAE. The truncation bootstrap ``gamma * V(s_T)`` that SB3
         added to a truncated step's reward is already a soft value (the critic learns soft
@@ -290,7 +286,8 @@ class EntropyPPO(CheckpointLoadMixin, PPO):
         else:
             bonus = -rollout_buffer.log_probs
         # ``alpha == 0`` must leave PPO bit-for-bit unchanged (and 0 * inf would be nan).
-        if alpha > 0.0 and bonus is not None:
+        changed = alpha > 0.0 and bonus is not None
+        if changed:
             rollout_buffer.rewards += (alpha * bonus).astype(rollout_buffer.rewards.dtype, copy=False)
 
         entropy = float(np.mean(bonus)) if bonus is not None else float(np.mean(-rollout_buffer.log_probs))
@@ -311,6 +308,7 @@ class EntropyPPO(CheckpointLoadMixin, PPO):
             loss.sum().backward()
             self.soft_ent_coef_optimizer.step()
             self._train_record.update({"train/target_entropy": target, "train/soft_ent_coef_loss": float(loss.detach().sum())})
+        return changed
 
     def train(self) -> None:
         for key, value in self._train_record.items():
@@ -356,6 +354,31 @@ class EntropyPPO(CheckpointLoadMixin, PPO):
         if self.soft_ent_coef_optimizer is not None:
             return [*state_dicts, "soft_ent_coef_optimizer"], [*variables, "log_soft_ent_coef"]
         return state_dicts, variables
+
+
+class _SoftRolloutEnd(BaseCallback):
+    """What SB3's ``collect_rollouts`` calls, forwarded to the user's callback, with the soft rewards
+    formed at the end of the rollout before that callback's ``on_rollout_end``."""
+
+    def __init__(self, algo: "EntropyPPO", inner: BaseCallback, rollout_buffer: RolloutBuffer) -> None:
+        super().__init__()
+        self.algo, self.inner, self.rollout_buffer = algo, inner, rollout_buffer
+
+    def on_rollout_start(self) -> None:
+        self.inner.on_rollout_start()
+
+    def on_step(self) -> bool:
+        return self.inner.on_step()
+
+    def _on_step(self) -> bool:  # abstract in BaseCallback; ``on_step`` above forwards instead
+        return True
+
+    def update_locals(self, locals_: dict[str, Any]) -> None:
+        self.inner.update_locals(locals_)
+
+    def on_rollout_end(self) -> None:
+        self.algo._soften_rollout(self.rollout_buffer)
+        self.inner.on_rollout_end()
 
 
 __all__: list[str] = ["DEFAULT_TARGET_ENTROPY_RATIO", "DEFAULT_TOTAL_TIMESTEPS", "EntropyPPO", "default_target_entropy"]

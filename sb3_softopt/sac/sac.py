@@ -68,7 +68,12 @@ from sb3_softopt.common.checks import (
     grad_check_hook,
 )
 from sb3_softopt.common.schedules import Constant, Schedule
-from sb3_softopt.common.temperature import DEFAULT_TARGET_ENTROPY_RATIO, parse_target_entropy, parse_temperature
+from sb3_softopt.common.temperature import (
+    DEFAULT_TARGET_ENTROPY_RATIO,
+    parse_target_entropy,
+    parse_temperature,
+    temperature_step,
+)
 from sb3_softopt.sac import discrete_policies as dp
 from sb3_softopt.sac.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
@@ -258,11 +263,7 @@ class SAC(CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC):
             return self.ent_coef_tensor, None
         # detached: alpha must not move with the other losses (rail-berkeley/softlearning#60)
         ent_coef = th.exp(self.log_ent_coef.detach())
-        loss = -(self.log_ent_coef * (neg_entropy + target_entropy).detach()).mean()
-        self.ent_coef_optimizer.zero_grad()
-        loss.backward()
-        self.ent_coef_optimizer.step()
-        return ent_coef, loss.detach()
+        return ent_coef, temperature_step(self.log_ent_coef, self.ent_coef_optimizer, neg_entropy, target_entropy)
 
     def _continuous_step(self, data: ReplayBufferSamples, target_entropy: float) -> _Step:
         """SB3's SAC gradient step (same operations, same order, same random numbers)."""

@@ -38,7 +38,8 @@ from sb3_softopt.common.checks import (
 from sb3_softopt.common.schedules import ScheduleLike
 from sb3_softopt.common.temperature import (
     DEFAULT_TARGET_ENTROPY_RATIO,
-    ScalarAdam,
+    make_log_ent_coef,
+    temperature_step,
     TemperatureConfig,
     parse_target_entropy,
     parse_temperature,
@@ -243,9 +244,7 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
         self._temperature: TemperatureConfig = parse_temperature(self.ent_coef, name="ent_coef")
         if self._temperature.auto:
             init = self._temperature.init_value
-            self.log_ent_coef = th.log(th.ones(1, device=self.device) * init).requires_grad_(True)
-            # Stepped in Python floats by ScalarAdam (torch's Adam arithmetic without a dozen tensor ops per step).
-            self.ent_coef_optimizer = th.optim.Adam([self.log_ent_coef], lr=self.lr_schedule(1))
+            self.log_ent_coef, self.ent_coef_optimizer = make_log_ent_coef(init, self.lr_schedule(1), self.device)
         else:
             self.log_ent_coef = None
             self.ent_coef_optimizer = None
@@ -313,17 +312,14 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
         if auto:
             assert self.ent_coef_optimizer is not None
             target_entropy = float(self._target_entropy_schedule(progress))
-            # log alpha lives in a Python float during the loop (written back below): a learned
-            # temperature then costs one entropy per step, not a dozen one-element tensor ops.
-            log_alpha = ScalarAdam(self.ent_coef_optimizer)
-            ent_coef = math.exp(log_alpha.value)
+            ent_coef = self.current_ent_coef()
         else:
             assert self._temperature.schedule is not None
             ent_coef = float(self._temperature.schedule(progress))
             self.policy.set_ent_coef(ent_coef)
 
         # Statistics are kept as tensors / floats and reduced once per call: no CPU sync per step.
-        losses, current_qs, next_values, ent_coefs, entropies, log_alphas_before = [], [], [], [], [], []
+        losses, current_qs, next_values, ent_coefs, entropies, ent_coef_losses = [], [], [], [], [], []
         for step in range(gradient_steps):
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
             q_values = self.q_net(replay_data.observations)
@@ -334,17 +330,17 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
                     # temperature: logging only, one batch per call).
                     entropies.append(mean_boltzmann_entropy(q_values, ent_coef))
             if auto:
-                log_alphas_before.append(log_alpha.value)
-                # The loss log_alpha * (H - target) has the gradient (H - target) (H is not
-                # differentiated): alpha goes up when the policy is less random than the target.
-                ent_coef = math.exp(log_alpha.step(entropies[-1] - target_entropy))
+                assert self.log_ent_coef is not None
+                neg_entropy = th.full((1,), -entropies[-1], device=self.device)
+                ent_coef_losses.append(temperature_step(self.log_ent_coef, self.ent_coef_optimizer, neg_entropy, target_entropy))
+                ent_coef = float(self.log_ent_coef.detach().exp())
                 ent_coefs.append(ent_coef)
 
             target_q_values, next_value = self.compute_target_q(replay_data, ent_coef)
             current_q_values = th.gather(q_values, dim=1, index=replay_data.actions.long())
             loss = F.smooth_l1_loss(current_q_values, target_q_values)
             # The data entering the buffer were checked; a non-finite loss means divergence, and stopping
-            # before the step (and before the temperature is committed) keeps every parameter finite.
+            # before the step keeps every parameter finite.
             check_finite_loss("SoftDQN", "loss", loss.item(), self._n_updates + step)
 
             self.policy.optimizer.zero_grad()
@@ -357,7 +353,6 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
             next_values.append(next_value)
 
         if auto:
-            log_alpha.commit()
             self.policy.set_ent_coef(ent_coef)
         self._n_updates += gradient_steps
 
@@ -370,9 +365,7 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
             self.logger.record("train/soft_value", th.cat(next_values).mean().item())
             if auto:
                 self.logger.record("train/target_entropy", target_entropy)
-                # The loss each step differentiated: the alpha before its update, the entropy it saw.
-                ent_coef_loss = np.asarray(log_alphas_before) * (np.asarray(entropies) - target_entropy)
-                self.logger.record("train/ent_coef_loss", float(ent_coef_loss.mean()))
+                self.logger.record("train/ent_coef_loss", th.stack(ent_coef_losses).mean().item())
 
     def learn(
         self: SelfSoftDQN,
