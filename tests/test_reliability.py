@@ -13,6 +13,8 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from sb3_softopt import SAC, SQL, EntropyPPO, SoftDQN
+from stable_baselines3.common.base_class import BaseAlgorithm
+
 from sb3_softopt.common.checkpoint import CheckpointError
 from sb3_softopt.common.checks import NonFiniteError, grad_check_hook
 
@@ -276,9 +278,14 @@ def test_damaged_checkpoint_error_names_the_file_and_the_damage(tmp_path, algo, 
     algo("MlpPolicy", env_id(algo), **FAST[algo]).save(good)
     bad = tmp_path / "bad.zip"
     bad.write_bytes(_damaged(good.read_bytes(), how))
+    # SB3's own load, for the type and text its users' code expects
+    with pytest.raises(Exception) as sb3_error:
+        BaseAlgorithm.load.__func__(algo, bad)
     with pytest.raises(CheckpointError, match=match) as info:
         algo.load(bad)
     assert str(bad) in str(info.value)
+    assert isinstance(info.value, type(sb3_error.value))
+    assert str(info.value).startswith(str(sb3_error.value))
     assert algo.load(good) is not None  # a sound file still loads
 
 

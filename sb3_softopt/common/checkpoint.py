@@ -24,6 +24,17 @@ class CheckpointError(ValueError):
     """A model file is damaged (truncated, overwritten, not an SB3 archive)."""
 
 
+def _damaged_type(sb3_type: type[BaseException]) -> type[CheckpointError]:
+    # SB3's own error type stays catchable as such: code written against SB3 behaves the same.
+    if issubclass(CheckpointError, sb3_type):
+        return CheckpointError
+    return type(f"Checkpoint{sb3_type.__name__}", (CheckpointError, sb3_type), {"__module__": __name__})
+
+
+#: what SB3 raises for a damaged file -> the error raised instead (both types, SB3's text first)
+_DAMAGED_TYPES = {t: _damaged_type(t) for t in (ValueError, AssertionError, KeyError, EOFError, RuntimeError, zipfile.BadZipFile)}
+
+
 def _resolve(path: str | pathlib.Path) -> pathlib.Path | None:
     """The file SB3's ``open_path(..., suffix="zip")`` opens, or ``None`` when there is none."""
     candidate = pathlib.Path(path)
@@ -92,8 +103,10 @@ def describe_damage(path: str | pathlib.Path | io.BufferedIOBase) -> str | None:
 class CheckpointLoadMixin:
     """Gives ``load`` an error naming the file and the damage when a model file is broken.
 
-    Put it before the SB3 base class: ``class SoftDQN(CheckpointLoadMixin, DQN)``. Errors of a
-    sound file (a wrong env, missing custom objects) are raised unchanged.
+    Put it before the SB3 base class: ``class SoftDQN(CheckpointLoadMixin, DQN)``. The error
+    keeps SB3's type and text (e.g. ``ValueError: ... wasn't a zip-file``) and adds the diagnosis
+    after it; it is also a :class:`CheckpointError`. Errors of a sound file (a wrong env, missing
+    custom objects) are raised unchanged.
     """
 
     @classmethod
@@ -104,4 +117,5 @@ class CheckpointLoadMixin:
             problem = describe_damage(path)
             if problem is None:
                 raise
-            raise CheckpointError(f"{cls.__name__}.load: {problem}") from exc
+            error_type = next(v for k, v in _DAMAGED_TYPES.items() if isinstance(exc, k))
+            raise error_type(f"{exc} ({cls.__name__}.load: {problem})") from exc
