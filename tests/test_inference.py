@@ -12,6 +12,8 @@ import pytest
 import scipy.sparse as sp
 from scipy.special import expit, logsumexp, softmax
 
+from mdp_oracles import random_mdp
+
 import sb3_softopt  # noqa: F401  (registers the environments)
 from sb3_softopt.inference import (
     ConvergenceWarning,
@@ -28,21 +30,6 @@ from sb3_softopt.inference import (
 )
 
 # ------------------------------------------------------------------------------------ helpers
-
-
-def random_mdp(rng, S=3, A=2, transition_rewards=False, sparsity=0.0, reward_scale=1.0):
-    """A random stochastic MDP; ``sparsity`` zeroes that fraction of transitions (rows stay valid)."""
-    P = rng.random((S, A, S))
-    if sparsity:
-        P[rng.random((S, A, S)) < sparsity] = 0.0
-        for s, a in itertools.product(range(S), range(A)):
-            if P[s, a].sum() == 0:
-                P[s, a, rng.integers(S)] = 1.0
-    P /= P.sum(axis=2, keepdims=True)
-    R = rng.normal(size=(S, A, S) if transition_rewards else (S, A)) * reward_scale
-    p0 = rng.random(S)
-    p0 /= p0.sum()
-    return P, R, p0
 
 
 def brute_force(P, R, p0, T, alpha, terminal_reward=None, log_prior=None):

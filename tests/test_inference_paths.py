@@ -22,7 +22,7 @@ from sb3_softopt.inference import (
     state_marginals,
 )
 from sb3_softopt.inference.backup import _exact_backup_all, _exact_backup_rows
-from tests.test_inference import random_mdp
+from mdp_oracles import random_mdp
 
 
 @pytest.fixture
