@@ -6,7 +6,7 @@ Importing the package registers its Gymnasium environments (``LotteryMDP-v0``, .
 from importlib.metadata import PackageNotFoundError, version
 
 # Registering the environments is a side effect of importing ``sb3_softopt.envs``.
-from sb3_softopt import envs  # noqa: F401
+from sb3_softopt import envs
 from sb3_softopt.common.schedules import make_schedule, parse_schedule
 from sb3_softopt.soft_dqn import SoftDQN
 from sb3_softopt.entropy_ppo import EntropyPPO
@@ -18,4 +18,4 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["__version__", "EntropyPPO", "SAC", "SQL", "SoftDQN", "envs", "make_schedule", "parse_schedule"]
+__all__ = ["SAC", "SQL", "EntropyPPO", "SoftDQN", "__version__", "envs", "make_schedule", "parse_schedule"]

@@ -229,3 +229,17 @@ def test_learn_without_arguments_uses_the_documented_budget():
     from sb3_softopt.sac import DEFAULT_TOTAL_TIMESTEPS
 
     assert inspect.signature(SAC.learn).parameters["total_timesteps"].default == DEFAULT_TOTAL_TIMESTEPS
+
+
+@pytest.mark.parametrize("algo", ["SoftDQN", "EntropyPPO"])
+def test_other_discrete_algorithms_check_the_target_where_it_is_used(algo):
+    import sb3_softopt as pkg
+
+    def dips(progress: float) -> float:
+        return 0.3 if progress in (1.0, 0.5, 0.0) else -0.2
+
+    kwargs = dict(learning_starts=50, train_freq=4) if algo == "SoftDQN" else dict(n_steps=64, batch_size=32)
+    model = getattr(pkg, algo)("MlpPolicy", "CartPole-v1", target_entropy=dips, **kwargs, **({"ent_coef": "auto"} if algo == "SoftDQN" else {"soft_ent_coef": "auto"}))
+    with pytest.raises(ValueError, match="target_entropy=-0.2 .*progress_remaining"):
+        model.learn(200)
+    assert model.current_ent_coef() > 0

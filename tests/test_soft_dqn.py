@@ -297,7 +297,7 @@ def test_schedule_temperature_follows_progress():
 def test_auto_target_entropy_default_is_documented_fraction_of_log_actions():
     model = SoftDQN("MlpPolicy", gym.make("TwoPeakBanditDiscrete-v0"), seed=0, **SMALL)
     assert model.auto_ent_coef
-    assert model._target_entropy_schedule(0.5) == pytest.approx(DEFAULT_TARGET_ENTROPY_RATIO * math.log(21))
+    assert model.target_entropy_schedule(0.5) == pytest.approx(DEFAULT_TARGET_ENTROPY_RATIO * math.log(21))
 
 
 def test_zoo_config_entries_construct():

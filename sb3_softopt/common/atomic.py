@@ -175,7 +175,7 @@ def load_curve(
         raise InvalidResult(f"{path} does not have the header {','.join(columns)}")
     if any(len(row) != len(columns) for row in table[1:]):
         raise InvalidResult(f"{path} has a row of the wrong length (truncated?)")
-    rows = [dict(zip(columns, row)) for row in table[1:]]
+    rows = [dict(zip(columns, row, strict=True)) for row in table[1:]]
     try:
         got = [int(r[step_column]) for r in rows]
         ok = all(math.isfinite(float(r[c])) for r in rows for c in finite)

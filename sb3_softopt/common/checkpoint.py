@@ -93,7 +93,7 @@ def describe_damage(path: str | pathlib.Path | io.BufferedIOBase) -> str | None:
                     try:
                         with archive.open(name) as member:
                             th.load(member, map_location="cpu", weights_only=True)
-                    except Exception as exc:  # noqa: BLE001 - any failure of torch.load is the diagnosis
+                    except Exception as exc:
                         return f"member {name!r} of {file} is not a readable torch archive ({type(exc).__name__}: {exc})"
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
         return f"{file} ({size} bytes) is a damaged zip archive: {exc}"

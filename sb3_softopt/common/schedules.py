@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Callable, Union
+from typing import Union
+from collections.abc import Callable
 
 import numpy as np
 
-ScheduleLike = Union[float, int, str, Callable[[float], float]]
+ScheduleLike = Union[float, int, str, Callable[[float], float]]  # noqa: UP007  a runtime alias: Python 3.10 cannot | a typing.Callable
 
 
 class ScheduleError(ValueError):

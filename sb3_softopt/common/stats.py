@@ -103,7 +103,7 @@ def _independent_bootstrap(
     def resampled(*drawn: np.ndarray, axis: int = -1) -> np.ndarray:
         batch = drawn[0].shape[:-1]
         full = [np.broadcast_to(x, batch + x.shape) for x in samples]
-        for i, x in zip(varying, drawn):
+        for i, x in zip(varying, drawn, strict=True):
             full[i] = x
         return statistic(*full)
 

@@ -13,7 +13,6 @@ same forms:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import torch as th
 
@@ -43,7 +42,7 @@ class TemperatureConfig:
 
     auto: bool
     init_value: float
-    schedule: Optional[Schedule] = None
+    schedule: Schedule | None = None
 
 
 def parse_temperature(value: ScheduleLike, name: str = "ent_coef", allow_zero: bool = False) -> TemperatureConfig:

@@ -38,6 +38,7 @@ from sb3_softopt.common.checks import (
     check_discount,
     check_finite_rollout,
     check_target_entropy,
+    check_target_entropy_at,
     grad_check_hook,
     python_scalar,
 )
@@ -208,8 +209,13 @@ class EntropyPPO(CheckpointLoadMixin, PPO):
             self.log_soft_ent_coef = None
             self.soft_ent_coef_optimizer = None
 
+    def current_ent_coef(self) -> float:
+        """The temperature alpha (``soft_ent_coef``) that the next soft rewards will use: the name
+        every algorithm of the package gives its current alpha."""
+        return self.current_soft_ent_coef()
+
     def current_soft_ent_coef(self) -> float:
-        """The temperature alpha that the next soft rewards will use."""
+        """The temperature alpha that the next soft rewards will use (also :meth:`current_ent_coef`)."""
         if self.log_soft_ent_coef is not None:
             return float(th.exp(self.log_soft_ent_coef.detach()).item())
         assert self._temperature.schedule is not None
@@ -298,7 +304,7 @@ class EntropyPPO(CheckpointLoadMixin, PPO):
 
         if self.soft_ent_coef_optimizer is not None and self.log_soft_ent_coef is not None:
             progress = self._current_progress_remaining
-            target = float(self.target_entropy_schedule(progress))
+            target = check_target_entropy_at(float(self.target_entropy_schedule(progress)), progress, self.action_space)
             for group in self.soft_ent_coef_optimizer.param_groups:
                 group["lr"] = float(self.soft_ent_coef_lr_schedule(progress))
             # Dual descent as in SAC: d loss / d log(alpha) = H - target, so alpha falls while the
@@ -360,7 +366,7 @@ class _SoftRolloutEnd(BaseCallback):
     """What SB3's ``collect_rollouts`` calls, forwarded to the user's callback, with the soft rewards
     formed at the end of the rollout before that callback's ``on_rollout_end``."""
 
-    def __init__(self, algo: "EntropyPPO", inner: BaseCallback, rollout_buffer: RolloutBuffer) -> None:
+    def __init__(self, algo: EntropyPPO, inner: BaseCallback, rollout_buffer: RolloutBuffer) -> None:
         super().__init__()
         self.algo, self.inner, self.rollout_buffer = algo, inner, rollout_buffer
 

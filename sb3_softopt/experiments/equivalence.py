@@ -319,7 +319,7 @@ def run(
     rows = [
         dict(algo=a, step=s, kl=k, kl_uniform=u)
         for a, c in curves.items()
-        for s, k, u in zip(c["steps"], c["kl"], c["kl_uniform"])
+        for s, k, u in zip(c["steps"], c["kl"], c["kl_uniform"], strict=True)
     ]
     pd.DataFrame(rows).to_csv(out / "equivalence_kl.csv", index=False)
     summary: EquivalenceResult = {

@@ -115,7 +115,8 @@ def run(
     pd.DataFrame(res.history).to_csv(out / "irl_gridworld.csv", index=False)
     xy = np.array([base.state_xy(s) for s in range(S)])
     pd.DataFrame(dict(x=xy[:, 0], y=xy[:, 1], true_terminal=true_terminal, recovered_terminal=terminal,
-                      expert_visits=visits["expert"], recovered_visits=visits["recovered"])).to_csv(out / "irl_gridworld_rewards.csv", index=False)
+                      expert_visits=visits["expert"], recovered_visits=visits["recovered"])
+                 ).to_csv(out / "irl_gridworld_rewards.csv", index=False)
     (out / "irl_gridworld.json").write_text(json.dumps(summary, indent=2))
     plot(out / "irl_gridworld.png", base, true_terminal, terminal, reached, visits, res.history, expert_ll, summary)
     summary["files"] = {k: str(out / f"irl_gridworld.{k}") for k in ("csv", "json", "png")}

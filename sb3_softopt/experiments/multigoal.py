@@ -136,11 +136,11 @@ def run(
     jobs = [(a, s, steps, n_rollouts) for a in arms for s in seed_list]
     if workers > 1:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(tqdm(pool.map(_job, *zip(*jobs)), total=len(jobs), desc="multigoal", disable=not progress))
+            results = list(tqdm(pool.map(_job, *zip(*jobs, strict=True)), total=len(jobs), desc="multigoal", disable=not progress))
     else:
         results = [_job(*job) for job in tqdm(jobs, desc="multigoal", disable=not progress)]
     rows = [row for job_rows, _ in results for row in job_rows]
-    first_paths = {job[0]: paths for job, (_, paths) in zip(jobs, results) if job[1] == seed_list[0]}
+    first_paths = {job[0]: paths for job, (_, paths) in zip(jobs, results, strict=True) if job[1] == seed_list[0]}
     table = pd.DataFrame(rows)
     table.to_csv(out / "multigoal.csv", index=False)
     summary: dict[str, Any] = dict(seeds=seed_list, n_rollouts=n_rollouts, arms={})
@@ -166,7 +166,7 @@ def plot(path: Path, paths_by_arm: dict[str, list[np.ndarray]]) -> None:
     from matplotlib.patches import Circle
 
     fig = Figure(figsize=(4 * len(paths_by_arm), 4))
-    for ax, (arm, paths) in zip(np.atleast_1d(fig.subplots(1, len(paths_by_arm))), paths_by_arm.items()):
+    for ax, (arm, paths) in zip(np.atleast_1d(fig.subplots(1, len(paths_by_arm))), paths_by_arm.items(), strict=True):
         for p in paths:
             ax.plot(p[:, 0], p[:, 1], color="C0" if arm == "sql" else "C1", lw=0.6, alpha=0.5)
         for g in GOALS:

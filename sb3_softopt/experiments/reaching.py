@@ -60,7 +60,7 @@ def _env(p_slip: float, width: int, height: int, horizon: int) -> ReachingGridwo
 
 def _snapshot_times(T: int, quick: bool) -> list[int]:
     k = 4 if quick else 7
-    return sorted({int(round(x)) for x in np.linspace(0, T, k)})
+    return sorted({round(x) for x in np.linspace(0, T, k).tolist()})
 
 
 def _plot_cones(fb: Any, env: ReachingGridworld, times: list[int], path: Path) -> None:
@@ -120,7 +120,7 @@ def _plot_slip(env: ReachingGridworld, v_ex: np.ndarray, v_var: np.ndarray, tv: 
     ]
     fig = Figure(figsize=(15, 2.8))
     axes = fig.subplots(1, 4)
-    for ax, (name, arr, cmap) in zip(axes, panels):
+    for ax, (name, arr, cmap) in zip(axes, panels, strict=True):
         im = ax.imshow(arr.reshape(H, W), cmap=cmap, interpolation="nearest")
         ax.set_title(name, fontsize=9)
         ax.set_xticks([])

@@ -378,7 +378,7 @@ def _plot(path: Path, rows: list[dict], samples: dict[str, list[np.ndarray]], ar
     fig = Figure(figsize=(4.2 * len(arms), 3.4))
     axes = fig.subplots(1, len(arms), squeeze=False)
     bins = np.linspace(-5, 5, 51)
-    for ax, arm in zip(axes[0], arms):
+    for ax, arm in zip(axes[0], arms, strict=True):
         arm_rows = [r for r in rows if r["algo"] == arm]
         if arm == "soft_dqn":
             width = disc.action_values[1] - disc.action_values[0]

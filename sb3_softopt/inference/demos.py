@@ -84,7 +84,7 @@ class ExpertOccupancy:
 
 
 def expert_occupancy(
-    mdp: TabularMDP, demonstrations: Any, *, gamma: float = 1.0, horizon: int | None | str = MDP_HORIZON
+    mdp: TabularMDP, demonstrations: Any, *, gamma: float = 1.0, horizon: int | str | None = MDP_HORIZON
 ) -> ExpertOccupancy:
     """
     The expert occupancy, start distribution and log-likelihood terms of some demonstrations.
@@ -302,7 +302,7 @@ def sample_trajectories(
     policy: Any,
     n: int,
     *,
-    horizon: int | None | str = MDP_HORIZON,
+    horizon: int | str | None = MDP_HORIZON,
     seed: int | None = None,
 ) -> list[Trajectory]:
     """

@@ -16,7 +16,7 @@ from sb3_softopt.inference.steps import StepArray
 __all__ = ["evaluate_policy", "policy_transitions"]
 
 
-def _policy_steps(policy: Any, mdp: TabularMDP, T: int | None) -> tuple[Any, int | None]:
+def _policy_steps(policy: Any, mdp: TabularMDP, T: int | None) -> tuple[Any, int | None]:  # noqa: C901  one branch per accepted policy form
     """Normalise a policy argument to a callable ``(t, states=None) -> (S, A)`` or ``(len(states), A)``
     (and the horizon it implies)."""
     S, A = mdp.n_states, mdp.n_actions
@@ -111,7 +111,7 @@ def evaluate_policy(
     policy: Any,
     alpha: float = 0.0,
     gamma: float = 1.0,
-    horizon: int | None | str = MDP_HORIZON,
+    horizon: int | str | None = MDP_HORIZON,
 ) -> np.ndarray:
     """
     Value of a policy under the *true* dynamics for the soft objective

@@ -115,14 +115,14 @@ class IRLResult:
     expert: ExpertOccupancy
 
 
-def maxent_irl(
+def maxent_irl(  # noqa: C901  argument checks of the public entry point
     mdp: TabularMDP,
     features: Any,
     demonstrations: Any,
     *,
     alpha: float = 1.0,
     gamma: float = 1.0,
-    horizon: int | None | str = MDP_HORIZON,
+    horizon: int | str | None = MDP_HORIZON,
     terminal_features: Any = None,
     reward_model: torch.nn.Module | None = None,
     theta_init: Any = None,
@@ -245,7 +245,7 @@ def maxent_irl(
         gradient = -torch.cat([q.reshape(-1).cpu().double() for q in grads]).numpy()
         grad_l2 = float(np.linalg.norm(gradient))
         ll = _log_likelihood(sol, demo)
-        for key, value in zip(history, (k, ll, linf, grad_l2)):
+        for key, value in zip(history, (k, ll, linf, grad_l2), strict=True):
             history[key].append(value)
         bar.set_postfix(ll=f"{ll:.4g}", linf=f"{linf:.2e}", refresh=False)
         if linf <= linf_eps or grad_l2 <= grad_l2_eps:

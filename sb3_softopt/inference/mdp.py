@@ -280,7 +280,8 @@ class TabularMDP:
         """
         Build the model an environment exposes on ``env.unwrapped``.
 
-        Reads ``transition_matrix`` (or ``transition_matrix_sparse`` when present), ``reward_matrix``, ``initial_state_dist``, ``horizon`` and,
+        Reads ``transition_matrix`` (or ``transition_matrix_sparse`` when present), ``reward_matrix``, ``initial_state_dist``,
+        ``horizon`` and,
         when present, ``terminal_reward``, ``action_prior`` and ``terminal_states``.
 
         :param env: a Gymnasium environment (wrappers are looked through) or any object with the

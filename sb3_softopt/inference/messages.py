@@ -83,7 +83,7 @@ SUPPORT_MIN_STATES = 4096
 def forward_messages(
     mdp: TabularMDP,
     policy: Any,
-    horizon: int | None | str = MDP_HORIZON,
+    horizon: int | str | None = MDP_HORIZON,
     *,
     dynamics: str = "true",
     initial_state_dist: Any = None,
@@ -138,7 +138,7 @@ def forward_messages(
 def occupancy_measure(
     mdp: TabularMDP,
     policy: Any,
-    horizon: int | None | str = MDP_HORIZON,
+    horizon: int | str | None = MDP_HORIZON,
     *,
     gamma: float = 1.0,
     initial_state_dist: Any = None,
@@ -320,7 +320,7 @@ def _log_forward_step(
 
 
 def forward_backward(
-    mdp: TabularMDP, alpha: float = 1.0, *, horizon: int | None | str = MDP_HORIZON
+    mdp: TabularMDP, alpha: float = 1.0, *, horizon: int | str | None = MDP_HORIZON
 ) -> ForwardBackward:
     """
     Exact forward-backward message passing on the optimality model (undiscounted, finite horizon).
@@ -359,7 +359,7 @@ def state_marginals(
     mdp: TabularMDP,
     alpha: float = 1.0,
     *,
-    horizon: int | None | str = MDP_HORIZON,
+    horizon: int | str | None = MDP_HORIZON,
     method: str = "exact",
     include_final: bool = False,
 ) -> np.ndarray:

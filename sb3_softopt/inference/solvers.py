@@ -239,7 +239,7 @@ def _solve(
     v = np.zeros(S)
     converged = False
     n_iter = 0
-    for n_iter in range(1, int(max_iter) + 1):
+    for n_iter in range(1, int(max_iter) + 1):  # noqa: B007  the count is read after the loop
         q = backup(mdp, v, alpha, gamma, method)
         v_new = soft_value(q, alpha, overwrite=True)  # the policy is only needed at the end
         delta = float(np.max(np.abs(v_new - v)))
@@ -267,7 +267,7 @@ def soft_value_iteration(
     alpha: float = 1.0,
     *,
     gamma: float = 1.0,
-    horizon: int | None | str = MDP_HORIZON,
+    horizon: int | str | None = MDP_HORIZON,
     tol: float = 1e-10,
     max_iter: int = 100_000,
     keep_q: bool | None = None,
@@ -295,7 +295,7 @@ def exact_inference(
     mdp: TabularMDP,
     alpha: float = 1.0,
     *,
-    horizon: int | None | str = MDP_HORIZON,
+    horizon: int | str | None = MDP_HORIZON,
     gamma: float = 1.0,
     tol: float = 1e-10,
     max_iter: int = 100_000,

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Claim", "LEVELS", "NOT_REPRODUCED", "NOT_RUN", "PARTLY", "REPRODUCED", "UNDETERMINED", "Verdict", "ci_text"]
+__all__ = ["LEVELS", "NOT_REPRODUCED", "NOT_RUN", "PARTLY", "REPRODUCED", "UNDETERMINED", "Claim", "Verdict", "ci_text"]
 
 REPRODUCED = "reproduced"
 PARTLY = "partly"

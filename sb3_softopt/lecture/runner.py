@@ -27,7 +27,7 @@ from sb3_softopt.common.atomic import InvalidResult, atomic_write_json, atomic_w
 from sb3_softopt.lecture import registry
 from sb3_softopt.lecture.claim import NOT_RUN, UNDETERMINED, Claim, Verdict
 
-__all__ = ["ClaimResult", "RESULT_FILE", "add_arguments", "call_run", "judge", "run_all", "run_claim"]
+__all__ = ["RESULT_FILE", "ClaimResult", "add_arguments", "call_run", "judge", "run_all", "run_claim"]
 
 RESULT_FILE = "claim_result.json"
 
@@ -73,7 +73,7 @@ def run_claim(
     """
     try:
         module = registry.get(name)
-    except Exception as exc:  # noqa: BLE001 - e.g. a missing optional dependency: report it, run the others
+    except Exception as exc:
         placeholder = Claim(name, name, "?", "(the claim's module could not be imported)", "")
         return ClaimResult(placeholder, "error", 0.0, error=f"{type(exc).__name__}: {exc}", module=registry.CLAIM_MODULES.get(name))
     claim: Claim = module.CLAIM
@@ -101,7 +101,7 @@ def run_claim(
     t0 = time.perf_counter()
     try:
         result = call_run(module, out, quick, seed)
-    except Exception as exc:  # noqa: BLE001 - the report must survive any claim's failure
+    except Exception as exc:
         error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
         return ClaimResult(claim, "error", time.perf_counter() - t0, error=error, module=module.__name__, distrusted=distrusted)
     seconds = time.perf_counter() - t0

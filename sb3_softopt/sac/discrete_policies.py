@@ -25,7 +25,7 @@ from stable_baselines3.common.torch_layers import (
 from stable_baselines3.sac.policies import SACPolicy
 from torch import nn
 
-__all__ = ["DiscreteActor", "DiscreteCritic", "DiscreteSACPolicy", "DiscreteMlpPolicy", "DiscreteCnnPolicy", "DiscreteMultiInputPolicy"]
+__all__ = ["DiscreteActor", "DiscreteCnnPolicy", "DiscreteCritic", "DiscreteMlpPolicy", "DiscreteMultiInputPolicy", "DiscreteSACPolicy"]
 
 
 def _n_actions(action_space: spaces.Space) -> int:

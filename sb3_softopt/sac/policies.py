@@ -7,4 +7,4 @@ SB3's, and the ``state_dict`` keys are the same.
 
 from stable_baselines3.sac.policies import Actor, CnnPolicy, MlpPolicy, MultiInputPolicy, SACPolicy
 
-__all__ = ["Actor", "SACPolicy", "MlpPolicy", "CnnPolicy", "MultiInputPolicy"]
+__all__ = ["Actor", "CnnPolicy", "MlpPolicy", "MultiInputPolicy", "SACPolicy"]

@@ -42,7 +42,7 @@ op, with the two logged quantities read off on the way; the ``Discrete`` step is
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, NamedTuple, Optional, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import numpy as np
 import torch as th
@@ -77,7 +77,7 @@ from sb3_softopt.common.temperature import (
 from sb3_softopt.sac import discrete_policies as dp
 from sb3_softopt.sac.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
-__all__ = ["SAC", "DEFAULT_TOTAL_TIMESTEPS"]
+__all__ = ["DEFAULT_TOTAL_TIMESTEPS", "SAC"]
 
 SelfSAC = TypeVar("SelfSAC", bound="SAC")
 
@@ -92,7 +92,7 @@ class _Step(NamedTuple):
     """What one gradient step reports (tensors: one synchronisation per ``train()`` call)."""
 
     ent_coef: th.Tensor
-    ent_coef_loss: Optional[th.Tensor]
+    ent_coef_loss: th.Tensor | None
     critic_loss: th.Tensor
     actor_loss: th.Tensor
     entropy: th.Tensor
@@ -246,7 +246,7 @@ class SAC(CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC):
 
     def _excluded_save_params(self) -> list[str]:
         # Derived from ``target_entropy`` / ``ent_coef`` again in ``_setup_model`` on load.
-        return super()._excluded_save_params() + ["target_entropy_schedule", "ent_coef_schedule"]
+        return [*super()._excluded_save_params(), "target_entropy_schedule", "ent_coef_schedule"]
 
     def current_ent_coef(self) -> float:
         """The temperature alpha now (learned, scheduled or fixed)."""
@@ -256,7 +256,7 @@ class SAC(CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC):
             return float(self.ent_coef_schedule(self._current_progress_remaining))
         return float(self.ent_coef_tensor)
 
-    def _temperature(self, neg_entropy: th.Tensor, target_entropy: float) -> tuple[th.Tensor, Optional[th.Tensor]]:
+    def _temperature(self, neg_entropy: th.Tensor, target_entropy: float) -> tuple[th.Tensor, th.Tensor | None]:
         """alpha for this step and, when learned, the step on log alpha (SB3's loss:
         ``-log alpha (log pi + H_0)`` with ``-H(pi(.|s))`` for ``log pi`` in the discrete case)."""
         if self.ent_coef_optimizer is None or self.log_ent_coef is None:
@@ -346,8 +346,9 @@ class SAC(CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC):
         if not steps:
             return
         # one synchronisation for the whole window
-        columns = {f: th.stack([s._asdict()[f].reshape(()) for s in steps]).mean() for f in _Step._fields if steps[0]._asdict()[f] is not None}
-        means = dict(zip(columns, th.stack(list(columns.values())).tolist()))
+        fields = [f for f in _Step._fields if getattr(steps[0], f) is not None]
+        columns = {f: th.stack([getattr(s, f).reshape(()) for s in steps]).mean() for f in fields}
+        means = dict(zip(columns, th.stack(list(columns.values())).tolist(), strict=True))
         for key in ("critic_loss", "actor_loss", "ent_coef_loss"):
             # An overflowing loss can have finite gradients (the optimiser hooks pass them): say so.
             if key in means and not math.isfinite(means[key]):

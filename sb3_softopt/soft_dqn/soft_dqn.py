@@ -32,6 +32,7 @@ from sb3_softopt.common.checks import (
     check_discount,
     check_finite_loss,
     check_target_entropy,
+    check_target_entropy_at,
     is_real,
     python_scalar,
 )
@@ -235,11 +236,11 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
     # ------------------------------------------------------------------ setup
     def _setup_model(self) -> None:
         n_actions = int(self.action_space.n)  # type: ignore[attr-defined]
-        self._target_entropy_schedule = parse_target_entropy(
+        self.target_entropy_schedule = parse_target_entropy(
             self.target_entropy, auto_value=DEFAULT_TARGET_ENTROPY_RATIO * math.log(n_actions), name="target_entropy"
         )
         # Before the networks are built: the first point where the action space is known.
-        check_target_entropy(self._target_entropy_schedule, self.action_space)
+        check_target_entropy(self.target_entropy_schedule, self.action_space)
         super()._setup_model()
         self._temperature: TemperatureConfig = parse_temperature(self.ent_coef, name="ent_coef")
         if self._temperature.auto:
@@ -311,7 +312,7 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
         auto = self.log_ent_coef is not None
         if auto:
             assert self.ent_coef_optimizer is not None
-            target_entropy = float(self._target_entropy_schedule(progress))
+            target_entropy = check_target_entropy_at(float(self.target_entropy_schedule(progress)), progress, self.action_space)
             ent_coef = self.current_ent_coef()
         else:
             assert self._temperature.schedule is not None
@@ -399,7 +400,8 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
 
     # ------------------------------------------------------------------ save / load
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "log_ent_coef", "ent_coef_optimizer"]
+        # the schedule is derived from ``target_entropy`` again in ``_setup_model`` on load
+        return [*super()._excluded_save_params(), "log_ent_coef", "ent_coef_optimizer", "target_entropy_schedule"]
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         state_dicts, saved_variables = super()._get_torch_save_params()

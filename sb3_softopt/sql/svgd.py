@@ -13,7 +13,8 @@ against closed forms and known densities without an environment.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import torch as th
 

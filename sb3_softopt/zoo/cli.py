@@ -117,7 +117,7 @@ def _disable_broken_rliable() -> None:
         import rliable.library  # noqa: F401
     except ImportError:
         return
-    except Exception as exc:  # noqa: BLE001 - any failure inside a third-party import
+    except Exception as exc:
         for name in [m for m in sys.modules if m == "rliable" or m.startswith("rliable.")]:
             del sys.modules[name]
         sys.modules["rliable"] = None  # type: ignore[assignment]  # makes `import rliable` raise ImportError

@@ -17,7 +17,8 @@ import io
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
@@ -183,9 +184,11 @@ def entry_from_yaml(env_id: str, algo: str, path: Path, hyperparams: dict[str, A
         params["train_freq"] = tuple(params["train_freq"])
     if isinstance(params.get("policy_kwargs"), str):
         try:  # rl-zoo3's convention: the yaml holds Python source for this dict
-            params["policy_kwargs"] = eval(params["policy_kwargs"], {"dict": dict, "nn": th.nn, "th": th})  # noqa: S307
+            params["policy_kwargs"] = eval(params["policy_kwargs"], {"dict": dict, "nn": th.nn, "th": th})
         except NameError as exc:
-            raise ZooBridgeError(f"policy_kwargs of {path} [{env_id}]: {exc} (rl-zoo3 evaluates it with more names: install the zoo extra)") from None
+            raise ZooBridgeError(
+                f"policy_kwargs of {path} [{env_id}]: {exc} (rl-zoo3 evaluates it with more names: install the zoo extra)"
+            ) from None
     if params.get("noise_type") is not None:
         params["action_noise"] = _action_noise(env_id, env_kwargs, params.pop("noise_type"), float(params.pop("noise_std")))
     policy = params.pop("policy", "MlpPolicy")

@@ -36,7 +36,7 @@ def _set_attr(owner: Any, name: str, value: Any) -> None:
     setattr(owner, name, value)
 
 
-def _lenient_store_dict_call(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+def _lenient_store_dict_call(self, parser, namespace, values, option_string=None):
     """rl-zoo3's ``StoreDict`` evaluates every ``key:value`` as Python; schedule strings such as
     ``lin_0.1_0.001`` or ``auto_0.1`` are not Python, so keep those as plain strings."""
     import rl_zoo3.utils
@@ -62,7 +62,7 @@ def _make_experiment_manager(base: type) -> type:
     class SoftoptExperimentManager(CleanSetupMixin, OptimizationMixin, base):  # type: ignore[misc, valid-type]
         """rl-zoo3's ExperimentManager with the bridge's fixes (see the module docstring)."""
 
-        def __init__(self, args, algo, env_id, *pos, config=None, **kwargs):  # noqa: ANN001
+        def __init__(self, args, algo, env_id, *pos, config=None, **kwargs):
             if config is None:
                 config = default_config(algo, env_id)
             super().__init__(args, algo, env_id, *pos, config=config, **kwargs)
@@ -71,7 +71,7 @@ def _make_experiment_manager(base: type) -> type:
             if self._bridge_stochastic_eval:
                 self.deterministic_eval = False
 
-        def read_hyperparameters(self):  # noqa: ANN202
+        def read_hyperparameters(self):
             # rl-zoo3 tests `if ... and self.trial_id:`, so `--trial-id 0` was silently ignored.
             if self.trial_id == 0 and self.storage and self.study_name:
                 print("Loading from Optuna study...")
@@ -92,7 +92,7 @@ def _make_experiment_manager(base: type) -> type:
             hyperparams.update(ours)
             return hyperparams
 
-        def _preprocess_hyperparams(self, hyperparams: dict[str, Any]):  # noqa: ANN202
+        def _preprocess_hyperparams(self, hyperparams: dict[str, Any]):
             if "deterministic_eval" in hyperparams:
                 value = hyperparams.pop("deterministic_eval")
                 if not isinstance(value, bool):
@@ -111,7 +111,7 @@ def _make_experiment_manager(base: type) -> type:
 def _enjoy_loader(cls: type) -> type:
     """A subclass whose ``load`` defaults to ``buffer_size=1`` and returns a ``cls`` instance."""
 
-    def load(_klass, path, *args, **kwargs):  # noqa: ANN001, ANN202
+    def load(_klass, path, *args, **kwargs):
         # Nothing is stored in a replay buffer while watching an agent.
         kwargs.setdefault("buffer_size", 1)
         kwargs.setdefault("optimize_memory_usage", False)

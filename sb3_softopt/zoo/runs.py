@@ -91,7 +91,7 @@ def model_path_with_fallback(get_model_path: Callable[..., tuple[str, str, str]]
     :return: a function with the same signature and result
     """
 
-    def wrapped(exp_id: int, folder: str, algo: str, env_name, *args, **kwargs) -> tuple[str, str, str]:  # noqa: ANN001
+    def wrapped(exp_id: int, folder: str, algo: str, env_name, *args, **kwargs) -> tuple[str, str, str]:
         if exp_id != 0 or kwargs:
             return get_model_path(exp_id, folder, algo, env_name, *args, **kwargs)
         latest = _run_ids(os.path.join(folder, algo), str(env_name))
@@ -141,12 +141,12 @@ class CleanSetupMixin:
     hyperparameters, env that cannot be built, ...) removes the run folder it created, so that
     ``enjoy`` does not take it for the latest run. A folder that existed before is never touched."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # rl-zoo3 picked save_path = <algo>/<env>_<latest + 1>; it is ours only if new now.
         self._bridge_new_run = not os.path.exists(self.save_path)  # type: ignore[attr-defined]
 
-    def setup_experiment(self):  # noqa: ANN201
+    def setup_experiment(self):
         try:
             return super().setup_experiment()  # type: ignore[misc]
         except BaseException:

@@ -125,7 +125,9 @@ def judge(result: FinetuneResult) -> Verdict:
                 numbers[f"{task}: SAC pretrained / {base.replace('_', ' ')} (information)"] = _comparison(task, entry, INFO_ARM, base)[1]
     numbers[f"comparisons met (ratio <= {TARGET_RATIO}, CI < 1) / total"] = f"{met} / {total}"
     if met == total:
-        return Verdict(REPRODUCED, "the SQL-pretrained agent reaches the threshold in at most half the steps of both DDPG baselines on every task", numbers)
+        reason = "the SQL-pretrained agent reaches the threshold in at most half the steps of both DDPG baselines on every task"
+        return Verdict(REPRODUCED, reason, numbers)
     if met > 0 or below_one == total:
-        return Verdict(PARTLY, "the SQL-pretrained agent is faster than DDPG, but not at least twice as fast with a CI below 1 in every comparison", numbers)
+        reason = "the SQL-pretrained agent is faster than DDPG, but not at least twice as fast with a CI below 1 in every comparison"
+        return Verdict(PARTLY, reason, numbers)
     return Verdict(NOT_REPRODUCED, "SQL pretraining did not finetune faster than the DDPG baselines", numbers)

@@ -10,7 +10,8 @@ never does (Ornstein-Uhlenbeck, restarted at every episode, or Gaussian; see
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -99,7 +100,7 @@ def _rollouts(model, env_id: str, n_episodes: int, env_seed: int, rng_seed: int,
 
 
 def pretrained_coverage(
-    model, env_id: str, n_episodes: int, seed: int, stochastic: bool, cell: float = 5.0, noise: Optional[Mapping[str, Any]] = None
+    model, env_id: str, n_episodes: int, seed: int, stochastic: bool, cell: float = 5.0, noise: Mapping[str, Any] | None = None
 ) -> dict:
     """Coverage of a pretrained policy: entropy of its visited-position histogram and heading.
 
@@ -160,7 +161,7 @@ def goal_criterion(env_id: str, threshold: float) -> tuple[str, Callable[[np.nda
     return f"episode return >= {threshold:g}", lambda _p, ret: ret >= threshold
 
 
-def goal_reach(model, env_id: str, threshold: float, n_episodes: int, seed: int, noise: Optional[Mapping[str, Any]] = None) -> dict:
+def goal_reach(model, env_id: str, threshold: float, n_episodes: int, seed: int, noise: Mapping[str, Any] | None = None) -> dict:
     """Fraction of a pretrained policy's exploratory episodes on finetune task ``env_id`` that reach its goal.
 
     The policy explores as during finetuning (see the module docstring), before any finetuning;
@@ -172,5 +173,5 @@ def goal_reach(model, env_id: str, threshold: float, n_episodes: int, seed: int,
     criterion, reached = goal_criterion(env_id, threshold)
     base = seed + GOAL_REACH_SEED_OFFSET
     trajs, returns = _rollouts(model, env_id, n_episodes, base, base, True, noise)
-    hits = [reached(p, r) for p, r in zip(trajs, returns)]
+    hits = [reached(p, r) for p, r in zip(trajs, returns, strict=True)]
     return {"fraction": float(np.mean(hits)), "criterion": criterion, "threshold": float(threshold)}

@@ -6,7 +6,7 @@ import importlib
 import json
 import time
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -227,7 +227,7 @@ def _curve_path(out: str | Path, task: str, arm: str, seed: int) -> Path:
 
 
 def _check_pretrain(
-    out: Path, algo: str, seed: int, env_id: str, bud: Budget, need_model: bool = True, tasks: Optional[Mapping[str, float]] = None
+    out: Path, algo: str, seed: int, env_id: str, bud: Budget, need_model: bool = True, tasks: Mapping[str, float] | None = None
 ) -> None:
     """Raise ``FileNotFoundError`` if this pretraining has not finished, ``InvalidResult`` if its
     files cannot be trusted (they were written atomically, but may come from elsewhere).

@@ -26,7 +26,7 @@ def _plot_curves(out: Path, df, tasks: dict[str, float], arms) -> None:
 
     fig = Figure(figsize=(5.5 * len(tasks), 4))
     axes = fig.subplots(1, len(tasks), squeeze=False)
-    for ax, (task, thr) in zip(axes[0], tasks.items()):
+    for ax, (task, thr) in zip(axes[0], tasks.items(), strict=True):
         for arm in arms:
             d = df[(df.task == task) & (df.arm == arm)]
             piv = d.pivot_table(index="seed", columns="step", values="eval_return")
@@ -49,7 +49,7 @@ def _plot_coverage(out: Path, algos, seeds) -> None:
     # Shared axes: the point is to compare how much of the plane each pretrained policy covers.
     fig = Figure(figsize=(4.5 * len(algos), 4.8))
     axes = fig.subplots(1, len(algos), squeeze=False, sharex=True, sharey=True)
-    for ax, algo in zip(axes[0], algos):
+    for ax, algo in zip(axes[0], algos, strict=True):
         for s in seeds:
             info = json.loads((out / "pretrain" / f"{algo}_seed{s}.json").read_text())
             for t in info["coverage"]["explore"]["trajectories"]:

@@ -10,7 +10,7 @@ import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -61,15 +61,15 @@ def _check_env_pair(pretrain_env: str, tasks: dict[str, float]) -> None:
     ref.close()
 
 
-def run(
+def run(  # noqa: C901  one branch per phase of the resumable schedule
     out_dir: str | Path,
     quick: bool = False,
-    seeds: Optional[Sequence[int] | int] = None,
+    seeds: Sequence[int] | int | None = None,
     budget: str | Budget = "default",
     pretrain_env: str = DEFAULT_PRETRAIN_ENV,
-    tasks: Optional[dict[str, float]] = None,
+    tasks: dict[str, float] | None = None,
     arms: Sequence[str] = DEFAULT_ARMS,
-    workers: Optional[int] = None,
+    workers: int | None = None,
     env_modules: Sequence[str] = (),
     progress: bool = True,
 ) -> FinetuneResult:
@@ -171,7 +171,8 @@ def run(
         # fork: workers start in milliseconds and need no ``__main__`` guard in user scripts; the
         # parent has run no torch operation, so no thread pool is inherited half-initialised.
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(tuple(env_modules), os.getpid())) as pool:
+        init_args = (tuple(env_modules), os.getpid())
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=init_args) as pool:
             # Seed-major scheduling with at most `workers` runs in flight: every arm of seed 0
             # finishes before seed 1 starts, so an interrupted run leaves complete seeds behind
             # (and resuming with fewer seeds gives a usable summary).

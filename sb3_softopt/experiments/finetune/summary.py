@@ -6,7 +6,8 @@ import dataclasses
 import json
 import math
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -19,9 +20,9 @@ from sb3_softopt.experiments.finetune.jobs import _curve_path
 from sb3_softopt.experiments.finetune.plots import _plot_coverage, _plot_curves
 
 
-def steps_to_threshold(steps: Sequence[int], returns: Sequence[float], threshold: float) -> Optional[int]:
+def steps_to_threshold(steps: Sequence[int], returns: Sequence[float], threshold: float) -> int | None:
     """First evaluation step whose return is >= ``threshold`` (``None`` if never)."""
-    for s, r in zip(steps, returns):
+    for s, r in zip(steps, returns, strict=True):
         if r >= threshold:
             return int(s)
     return None
@@ -202,7 +203,8 @@ def _write_table(out: Path, result: dict, tasks, arms, seeds, bud: Budget) -> No
             "Pretrained policy coverage (mean over seeds; 'explore' = as it acts during finetuning: SAC and SQL sample "
             "their policy, DDPG adds its exploration noise, Ornstein-Uhlenbeck for ddpg, Gaussian for ddpg_gauss):",
             "",
-            "| algo | position entropy explore / deterministic (nats) | heading spread explore / deterministic (0 = one direction, 1 = all) | pretrain eval return |",
+            "| algo | position entropy explore / deterministic (nats) "
+            "| heading spread explore / deterministic (0 = one direction, 1 = all) | pretrain eval return |",
             "|---|---|---|---|",
         ]
         for algo, c in result["coverage"].items():

@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> RobustnessResult:
     parser = argparse.ArgumentParser(prog="python -m sb3_softopt.experiments.robustness", description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="output folder (resumable)")
     parser.add_argument("--quick", action="store_true", help="smoke-test budget")
-    parser.add_argument("--seed", type=int, default=0, help="offset added to the budget's first seed (default budget: the pre-registered 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="offset added to the budget's first seed (the pre-registered 1000)")
     add_arguments(parser)
     args = parser.parse_args(argv)
     result = run(

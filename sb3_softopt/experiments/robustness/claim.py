@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 
 from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, Claim, Verdict
 
-__all__ = ["CLAIM", "PRIMARY", "BASELINE", "RobustnessResult", "SuccessStats", "judge"]
+__all__ = ["BASELINE", "CLAIM", "PRIMARY", "RobustnessResult", "SuccessStats", "judge"]
 
 #: the comparison the verdict is about: the energy-based policy, sampled, against DDPG
 PRIMARY, BASELINE = "SQL stochastic", "DDPG deterministic"
@@ -102,7 +102,8 @@ def judge(result: RobustnessResult) -> Verdict:
     numbers.update({f"success with an obstacle on the path, {arm}": f"{float(obst[arm]['mean']):.2f}" for arm in result["arms"]})
     numbers.update({f"difference {arm} - DDPG, 95% CI": _ci(d) for arm, d in diffs.items()})
     numbers.update({f"seeds solving the obstacle-free task, {arm}": f"{share:.2f}" for arm, share in result["clean_solved_share"].items()})
-    numbers.update({f"{algo} sampled - deterministic with obstacles (paired), 95% CI": _ci(d) for algo, d in result["obstacle_mode_diff"].items()})
+    modes = result["obstacle_mode_diff"]
+    numbers.update({f"{algo} sampled - deterministic with obstacles (paired), 95% CI": _ci(d) for algo, d in modes.items()})
     dist = result["disturbance_diff"]
     numbers.update({f"pushes and action noise: {arm} - DDPG": _ci(d) for arm, d in dist.items()})
     d = diffs[PRIMARY]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +27,7 @@ def worker_init(parent_pid: int) -> None:
     import sb3_softopt  # noqa: F401  registers the envs
 
 
-def make_model(algo: str, seed: int, budget: C.Budget, overrides: Optional[dict] = None, ddpg_noise: Optional[dict] = None):
+def make_model(algo: str, seed: int, budget: C.Budget, overrides: dict | None = None, ddpg_noise: dict | None = None):
     """SQL, SAC or DDPG (``RegularisedDDPG``) on the obstacle-free ``PointGoal-v0`` with the shared settings.
 
     :param overrides: constructor kwargs over the shared ones (default: ``C.DDPG_KWARGS`` for DDPG,

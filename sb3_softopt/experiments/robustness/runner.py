@@ -7,7 +7,8 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -25,11 +26,11 @@ def run(
     out_dir: str | Path,
     quick: bool = False,
     seed: int = 0,
-    n_seeds: Optional[int] = None,
-    train_steps: Optional[int] = None,
-    n_eval_episodes: Optional[int] = None,
+    n_seeds: int | None = None,
+    train_steps: int | None = None,
+    n_eval_episodes: int | None = None,
     algos: Sequence[str] = C.ALGOS,
-    workers: Optional[int] = None,
+    workers: int | None = None,
     progress: bool = True,
 ) -> RobustnessResult:
     """Train SQL, SAC and DDPG without obstacles; evaluate them with obstacles and disturbances.
@@ -55,7 +56,7 @@ def run(
     base = C.BUDGETS["quick" if quick else "default"]
     budget = replace(
         base,
-        **{k: int(v) for k, v in (("n_seeds", n_seeds), ("train_steps", train_steps), ("n_eval_episodes", n_eval_episodes)) if v is not None},
+        **{k: int(v) for k, v in dict(n_seeds=n_seeds, train_steps=train_steps, n_eval_episodes=n_eval_episodes).items() if v is not None},
     )
     for name in ("n_seeds", "train_steps", "n_eval_episodes"):
         if getattr(budget, name) < 1:
@@ -150,7 +151,9 @@ def summarize(rows: list[dict], quick: bool, budget: C.Budget, seeds: list[int])
         arms=arms,
         clean_success={a: _stats(clean[a]) for a in arms},
         obstacle_success={a: _stats(obst[a]) for a in arms},
-        obstacle_grid={a: {f"fraction={f}, half_width={h}": float(grid.loc[(a, f, h)]) for f in C.PATH_FRACTIONS for h in C.HALF_WIDTHS} for a in arms},
+        obstacle_grid={
+            a: {f"fraction={f}, half_width={h}": float(grid.loc[(a, f, h)]) for f in C.PATH_FRACTIONS for h in C.HALF_WIDTHS} for a in arms
+        },
         obstacle_diff={a: _diff(obst[a], obst[BASELINE]) for a in arms if a != BASELINE},
         obstacle_mode_diff=mode_diff,
         clean_solved_share={a: float(np.mean(np.asarray(clean[a]) >= C.SOLVED)) for a in arms},
@@ -177,9 +180,10 @@ def _plot(result: RobustnessResult, path: Path) -> Path:
         # Obstacles: mean over the placements at each width (the grid already averages the seeds).
         ys = [np.mean([v for k, v in grid[arm].items() if k.endswith(f"half_width={h}")]) for h in halves]
         axes[0].plot(halves, ys, styles[mode], marker="o", label=arm, color=color(algo))
-        for ax, family in zip(axes[1:], ("push", "action_noise")):
+        for ax, family in zip(axes[1:], ("push", "action_noise"), strict=True):
             c = result["curves"][family][arm]
-            plot_band(ax, c["strength"], c["success"], c["success_lo"], c["success_hi"], label=arm, color=color(algo), ls=styles[mode], marker="o")
+            plot_band(ax, c["strength"], c["success"], c["success_lo"], c["success_hi"], label=arm, color=color(algo), ls=styles[mode],
+                      marker="o")  # fmt: skip
     axes[0].set(xlabel="obstacle half-width (on the learned path)", ylabel="success rate", title="obstacles (mean over 3 positions)")
     axes[1].set(xlabel="velocity push norm (p = 0.1 per step)", title="pushes")
     axes[2].set(xlabel="action-noise std (x half action range)", title="action noise")
