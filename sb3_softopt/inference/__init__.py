@@ -11,6 +11,16 @@ See ``docs/inference.md`` for the user guide.
 """
 
 from sb3_softopt.inference._ops import entropy
+from sb3_softopt.inference.composition import (
+    ComposedSolution,
+    CompositionGap,
+    and_bounds,
+    combined_task,
+    compose,
+    compose_q,
+    composition_gap,
+    divergence_correction,
+)
 from sb3_softopt.inference.demos import (
     ExpertOccupancy,
     Trajectory,
@@ -40,6 +50,8 @@ from sb3_softopt.inference.steps import StepArray
 
 __all__ = [
     "MDP_HORIZON",
+    "ComposedSolution",
+    "CompositionGap",
     "ConvergenceWarning",
     "ExpertOccupancy",
     "ForwardBackward",
@@ -49,6 +61,12 @@ __all__ = [
     "StepArray",
     "TabularMDP",
     "Trajectory",
+    "and_bounds",
+    "combined_task",
+    "compose",
+    "compose_q",
+    "composition_gap",
+    "divergence_correction",
     "entropy",
     "evaluate_policy",
     "exact_inference",
