@@ -3,17 +3,19 @@
 Importing this module (done by ``import sb3_softopt``) registers the Gymnasium ids below;
 ``gym.make("sb3_softopt:LotteryMDP-v0")`` imports it on demand. Registration is idempotent.
 
-| id                         | module       | max_episode_steps |
-|----------------------------|--------------|-------------------|
-| ``LotteryMDP-v0``          | lottery      | 1                 |
-| ``TwoPeakBandit-v0``       | two_peak     | 1                 |
-| ``TwoPeakBanditDiscrete-v0`` | two_peak   | 1                 |
-| ``ReachingGridworld-v0``   | reaching     | 30                |
-| ``MultiGoal-v0``           | multigoal    | 30                |
-| ``PointPretrain-v0``       | point_mass   | 100               |
-| ``PointHallway-v0``        | point_mass   | 100               |
-| ``PointUMaze-v0``          | point_mass   | 100               |
-| ``PointGoal-v0``           | point_goal   | 60                |
+================================  ============  =====================
+id                                module        ``max_episode_steps``
+================================  ============  =====================
+``LotteryMDP-v0``                 lottery       1
+``TwoPeakBandit-v0``              two_peak      1
+``TwoPeakBanditDiscrete-v0``      two_peak      1
+``ReachingGridworld-v0``          reaching      30
+``MultiGoal-v0``                  multigoal     30
+``PointPretrain-v0``              point_mass    100
+``PointHallway-v0``               point_mass    100
+``PointUMaze-v0``                 point_mass    100
+``PointGoal-v0``                  point_goal    60
+================================  ============  =====================
 """
 
 from __future__ import annotations

@@ -103,6 +103,12 @@ class LotteryMDP(gym.Env[np.int64, np.int64]):
         reward_scale: float = 1.0,
         render_mode: str | None = None,
     ) -> None:
+        """:param p_win: winning probability, in [0, 1].
+        :param win: finite reward of the winning outcome (reward units).
+        :param loss: finite reward of the losing outcome (reward units).
+        :param reward_scale: positive finite factor applied to every reward (and to the model).
+        :param render_mode: ``"ansi"`` (text), ``"rgb_array"`` (a small state diagram) or ``None``.
+        """
         p_win = check_finite("p_win", p_win)
         if not 0.0 <= p_win <= 1.0:
             raise ValueError(f"p_win must be a probability in [0, 1], got {p_win!r}")

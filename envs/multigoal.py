@@ -76,6 +76,13 @@ class MultiGoal(gym.Env[np.ndarray, np.ndarray]):
         init_sigma: float = 0.1,
         render_mode: str | None = None,
     ) -> None:
+        """:param goal_reward: bonus on the step that ends within ``goal_threshold`` of a goal.
+        :param action_cost_coeff: weight of ``||a||^2`` in the cost.
+        :param distance_cost_coeff: weight of the squared distance to the nearest goal in the cost.
+        :param goal_threshold: distance to a goal that ends the episode (> 0).
+        :param init_sigma: standard deviation of the start position around the origin (>= 0).
+        :param render_mode: ``"rgb_array"``, ``"ansi"`` or ``None``.
+        """
         self.goal_reward = check_finite("goal_reward", goal_reward)
         self.action_cost_coeff = check_finite("action_cost_coeff", action_cost_coeff)
         self.distance_cost_coeff = check_finite("distance_cost_coeff", distance_cost_coeff)

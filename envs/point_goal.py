@@ -1,44 +1,6 @@
 """``PointGoal-v0``: the point mass with inertia navigating to a goal, with optional obstacles.
 
-The robustness test of Eysenbach & Levine (2022), "Maximum Entropy RL (Provably) Solves Some
-Robust RL Problems", figure 1: train without obstacles, then evaluate with obstacles placed on the
-path the policy learned. The obstacles are the only kwarg that differs between the training and
-the evaluation environments.
-
-The dynamics, spaces and crash walls are those of :mod:`sb3_softopt.envs.point_mass`: an
-obstacle is a solid axis-aligned rectangle, and running into it stops the agent dead (all
-velocity lost), so a policy that keeps pushing straight into an obstacle stays there, while one
-that also moves sideways slides off its edge.
-
-==================  ==========================================================================
-Observation         ``Box([-150, -150, -1, -1], [150, 150, 1, 1], float32)``: ``(x, y, vx, vy)``
-Action              ``Box(-1, 1, (2,), float32)``: the push in x and y (clipped to the box)
-Start               ``(0, 0)`` + N(0, start_noise^2) per coordinate, at rest
-Goal                ``goal`` (default ``(12, 0)``); reached within ``goal_radius`` (default 1)
-Reward              ``d(p) - d(p') - action_cost * ||a||^2`` (progress towards the goal, so every
-                    path earns the same total progress; detours only cost time), plus
-                    ``goal_reward`` (default 1) on every step that ends within ``goal_radius``
-Termination         never: reach the goal and stay; ``info["is_success"]``: the goal has been
-                    reached in this episode
-Truncation          after 60 steps (registration); the straight run takes ~15
-World               the box ``x in [-5, 20], y in [-10, 10]`` (walls), plus ``obstacles``
-==================  ==========================================================================
-
-Why the goal does not end the episode: a max-ent agent earns its entropy bonus on every step it is
-alive (for SQL's uniform-proposal value about ``alpha * 2 log 2`` per step), so a goal that
-terminates the episode costs it the rest of that stream. In a first version (``+10`` and
-termination at the goal) SQL with ``alpha = 0.2`` reached the goal after 5k training steps and had
-learned to circle short of it after 10k (seed 0). Without termination no path is penalised for
-reaching the goal, and every algorithm optimises the same task.
-
-:param obstacles: solid rectangles ``(x0, y0, x1, y1)`` with ``x0 < x1``, ``y0 < y1``, inside the
-    world; neither the start (within 3 start-noise standard deviations) nor the goal may be inside one.
-:param goal: goal position, inside the world and not inside an obstacle.
-:param goal_radius: distance to the goal that counts as reaching it (> 0).
-:param goal_reward: reward per step spent within ``goal_radius`` of the goal (>= 0).
-:param action_cost: weight of ``||a||^2`` (>= 0).
-:param start_noise: standard deviation of the start position noise (>= 0).
-:param render_mode: ``None`` or ``"rgb_array"``.
+The environment is documented on :class:`PointGoalEnv`.
 """
 
 from __future__ import annotations
@@ -68,7 +30,48 @@ def _check_rect(i: int, rect: Sequence[float]) -> Rect:
 
 
 class PointGoalEnv(PointMassEnv):
-    """Reach a goal in an open world; obstacles (a kwarg) test robustness. See the module docstring."""
+    """Reach a goal in an open world; obstacles (a kwarg) test robustness.
+
+    The robustness test of Eysenbach & Levine (2022), "Maximum Entropy RL (Provably) Solves Some
+    Robust RL Problems", figure 1: train without obstacles, then evaluate with obstacles placed on the
+    path the policy learned. The obstacles are the only kwarg that differs between the training and
+    the evaluation environments.
+
+    The dynamics, spaces and crash walls are those of :mod:`sb3_softopt.envs.point_mass`: an
+    obstacle is a solid axis-aligned rectangle, and running into it stops the agent dead (all
+    velocity lost), so a policy that keeps pushing straight into an obstacle stays there, while one
+    that also moves sideways slides off its edge.
+
+    ==================  ==========================================================================
+    Observation         ``Box([-150, -150, -1, -1], [150, 150, 1, 1], float32)``: ``(x, y, vx, vy)``
+    Action              ``Box(-1, 1, (2,), float32)``: the push in x and y (clipped to the box)
+    Start               ``(0, 0)`` + N(0, start_noise^2) per coordinate, at rest
+    Goal                ``goal`` (default ``(12, 0)``); reached within ``goal_radius`` (default 1)
+    Reward              ``d(p) - d(p') - action_cost * ||a||^2`` (progress towards the goal, so every
+                        path earns the same total progress; detours only cost time), plus
+                        ``goal_reward`` (default 1) on every step that ends within ``goal_radius``
+    Termination         never: reach the goal and stay; ``info["is_success"]``: the goal has been
+                        reached in this episode
+    Truncation          after 60 steps (registration); the straight run takes ~15
+    World               the box ``x in [-5, 20], y in [-10, 10]`` (walls), plus ``obstacles``
+    ==================  ==========================================================================
+
+    Why the goal does not end the episode: a max-ent agent earns its entropy bonus on every step it is
+    alive (for SQL's uniform-proposal value about ``alpha * 2 log 2`` per step), so a goal that
+    terminates the episode costs it the rest of that stream. In a first version (``+10`` and
+    termination at the goal) SQL with ``alpha = 0.2`` reached the goal after 5k training steps and had
+    learned to circle short of it after 10k (seed 0). Without termination no path is penalised for
+    reaching the goal, and every algorithm optimises the same task.
+
+    :param obstacles: solid rectangles ``(x0, y0, x1, y1)`` with ``x0 < x1``, ``y0 < y1``, inside the
+        world; neither the start (within 3 start-noise standard deviations) nor the goal may be inside one.
+    :param goal: goal position, inside the world and not inside an obstacle.
+    :param goal_radius: distance to the goal that counts as reaching it (> 0).
+    :param goal_reward: reward per step spent within ``goal_radius`` of the goal (>= 0).
+    :param action_cost: weight of ``||a||^2`` (>= 0).
+    :param start_noise: standard deviation of the start position noise (>= 0).
+    :param render_mode: ``None`` or ``"rgb_array"``.
+    """
 
     def __init__(
         self,

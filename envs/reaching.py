@@ -50,6 +50,13 @@ class ReachingModel:
         there; absorbing, zero reward), else all False.
     :ivar next_state: int64 ``(A, S)``; the deterministic successor of each state under each
         *executed* action (walls, borders and absorbing states map to themselves).
+    :ivar width: number of columns.
+    :ivar height: number of rows.
+    :ivar start: state index of the start cell.
+    :ivar goal: state index of the goal cell.
+    :ivar wall_mask: bool ``(S,)``, the wall cells.
+    :ivar absorbing_mask: bool ``(S,)``, the states that map to themselves under every action
+        (walls and terminal states).
     """
 
     width: int
@@ -319,6 +326,20 @@ class ReachingGridworld(gym.Env[np.int64, np.int64]):
         goal_reward: float = 10.0,
         render_mode: str | None = None,
     ) -> None:
+        """:param width: number of columns (x).
+        :param height: number of rows (y).
+        :param start: start cell ``(x, y)``; ``None``: ``(1, height // 2)``, one cell in from the left wall.
+        :param goal: goal cell ``(x, y)``; ``None``: ``(width - 2, height // 2)``, one cell in from the right wall.
+        :param horizon: episode length ``T`` (the terminal distance penalty is paid at ``t == T``), or
+            ``None`` for a discounted task (with ``terminate_at_goal=True``).
+        :param p_slip: probability that the chosen action is replaced by a uniformly drawn one.
+        :param move_cost: cost of every chosen non-stay action.
+        :param distance_cost: weight of the Manhattan distance to the goal in the terminal penalty.
+        :param walls: iterable of ``(x, y)`` wall cells (not the start or the goal), or ``None``.
+        :param terminate_at_goal: entering the goal pays ``goal_reward`` and ends the episode.
+        :param goal_reward: the goal bonus of the ``terminate_at_goal`` mode.
+        :param render_mode: ``"rgb_array"`` (16 px cells), ``"ansi"`` or ``None``.
+        """
         if horizon is not None:
             horizon = check_int("horizon", horizon, minimum=1)
         elif not terminate_at_goal:

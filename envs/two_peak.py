@@ -210,6 +210,10 @@ class TwoPeakBandit(_TwoPeakBase):
         weights: Sequence[float] = (0.5, 0.5),
         render_mode: str | None = None,
     ) -> None:
+        """:param action_scale: positive factor mapping the action ``a`` to ``x = action_scale * a``.
+        :param weights: two non-negative mixture weights with a positive sum (normalised).
+        :param render_mode: ``"rgb_array"`` (reward curve and last action), ``"ansi"`` or ``None``.
+        """
         self._init_common(action_scale, weights, render_mode)
         self.observation_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
@@ -282,6 +286,11 @@ class TwoPeakBanditDiscrete(_TwoPeakBase):
         weights: Sequence[float] = (0.5, 0.5),
         render_mode: str | None = None,
     ) -> None:
+        """:param n_actions: number of evenly spaced points of [-1, 1] (>= 2).
+        :param action_scale: positive factor mapping a grid point ``a`` to ``x = action_scale * a``.
+        :param weights: two non-negative mixture weights with a positive sum (normalised).
+        :param render_mode: ``"rgb_array"``, ``"ansi"`` or ``None``.
+        """
         self._init_common(action_scale, weights, render_mode)
         self.n_actions = check_int("n_actions", n_actions, minimum=2)
         self.observation_space = spaces.Discrete(2)

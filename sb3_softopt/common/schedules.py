@@ -54,7 +54,10 @@ class Schedule:
 
 
 class Constant(Schedule):
-    """Always ``value``."""
+    """Always ``value``.
+
+    :param value: the constant.
+    """
 
     def __init__(self, value: float):
         self.value = float(value)
@@ -70,7 +73,11 @@ class Constant(Schedule):
 
 
 class Linear(Schedule):
-    """Linear interpolation from ``start`` (p=1) to ``end`` (p=0)."""
+    """Linear interpolation from ``start`` (p=1) to ``end`` (p=0).
+
+    :param start: value at the start of training (progress remaining 1).
+    :param end: value at the end of training (progress remaining 0).
+    """
 
     def __init__(self, start: float, end: float = 0.0):
         self.start, self.end = float(start), float(end)
@@ -91,6 +98,9 @@ class LogLinear(Schedule):
 
     This is the temperature anneal used for finetuning in Haarnoja et al. (2017):
     the log of the value moves linearly, so every decade takes the same time.
+
+    :param start: value at the start of training (progress remaining 1), > 0.
+    :param end: value at the end of training (progress remaining 0), > 0.
     """
 
     def __init__(self, start: float, end: float):

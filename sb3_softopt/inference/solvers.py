@@ -86,6 +86,17 @@ class SoftSolution:
     one backup of the stored ``v`` when indexed, forward passes consume them step by step, and
     ``np.asarray(sol.policy)`` or ``sol.policy.to_numpy(np.float32)`` materialises them.
     ``q_at(t)``/``policy_at(t, states)`` give one step (or a few rows of it).
+
+    :ivar v: soft values, ``(T, S)`` (finite horizon) or ``(S,)``.
+    :ivar alpha: the temperature the solution was computed at.
+    :ivar gamma: the discount.
+    :ivar horizon: ``T``, or ``None`` for an infinite-horizon solution.
+    :ivar method: ``"variational"`` (:func:`soft_value_iteration`) or ``"exact"`` (:func:`exact_inference`).
+    :ivar converged: whether an infinite-horizon iteration met its tolerance (always true for a
+        finite horizon).
+    :ivar n_iter: number of backups performed.
+    :ivar mdp: the :class:`TabularMDP` that was solved.
+    :ivar v_terminal: ``V_T`` (S,), the terminal values of a finite-horizon solution, else ``None``.
     """
 
     v: np.ndarray
