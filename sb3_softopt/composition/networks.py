@@ -60,6 +60,7 @@ class ConcatExtractor(BaseFeaturesExtractor):
         self.extractors = nn.ModuleList(extractors)
 
     def forward(self, observations: th.Tensor) -> th.Tensor:
+        """The constituents' features side by side, shape ``(batch, sum(feature_dims))``."""
         return th.cat([e(observations) for e in self.extractors], dim=-1)
 
 
@@ -100,6 +101,7 @@ class ComposedHead(nn.Module):
         self.register_buffer("weights", th.as_tensor(weights, dtype=th.float32))
 
     def forward(self, x: th.Tensor) -> th.Tensor:
+        """The composed Q-values of ``x = [features, action]`` (the action part only for continuous heads)."""
         n_features = sum(self.feature_dims)
         parts = th.split(x[..., :n_features], self.feature_dims, dim=-1)
         action = x[..., n_features:]
