@@ -94,6 +94,7 @@ class LotteryMDP(gym.Env[np.int64, np.int64]):
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    action_space: spaces.Discrete
 
     def __init__(
         self,

@@ -65,6 +65,7 @@ class MultiGoal(gym.Env[np.ndarray, np.ndarray]):
     """
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 10}
+    action_space: spaces.Box
     _IMG = 200
 
     def __init__(

@@ -73,6 +73,8 @@ class PointGoalEnv(PointMassEnv):
     :param render_mode: ``None`` or ``"rgb_array"``.
     """
 
+    goal: tuple[float, float]  # always set (the base class allows None: no goal to draw)
+
     def __init__(
         self,
         obstacles: Sequence[Sequence[float]] = (),

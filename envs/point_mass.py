@@ -116,7 +116,8 @@ class PointMassEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
-        self.bounds = tuple(float(b) for b in bounds)
+        xlo, ylo, xhi, yhi = (float(b) for b in bounds)
+        self.bounds: Rect = (xlo, ylo, xhi, yhi)
         self.blocks = [tuple(float(c) for c in b) for b in blocks]
         # The same blocks in (along, across) order for moves along x and along y.
         self._blocks_x = self.blocks
@@ -380,6 +381,7 @@ class PointUMazeEnv(PointMassEnv):
     """
 
     GOAL = (0.0, 8.0)
+    goal: tuple[float, float]  # always set (the base class allows None: no goal to draw)
 
     def __init__(
         self,

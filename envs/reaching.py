@@ -8,7 +8,7 @@ environment with a dense model for small grids.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,7 +113,7 @@ def build_reaching_model(
     p_slip: float = 0.0,
     move_cost: float = 0.1,
     distance_cost: float = 5.0,
-    walls: Iterable[tuple[int, int]] | None = None,
+    walls: Iterable[Sequence[int]] | None = None,
     terminate_at_goal: bool = False,
     goal_reward: float = 10.0,
 ) -> ReachingModel:
@@ -309,6 +309,7 @@ class ReachingGridworld(gym.Env[np.int64, np.int64]):
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 8}
+    action_space: spaces.Discrete
     CELL_PX = 16
 
     def __init__(
@@ -321,7 +322,7 @@ class ReachingGridworld(gym.Env[np.int64, np.int64]):
         p_slip: float = 0.0,
         move_cost: float = 0.1,
         distance_cost: float = 5.0,
-        walls: Iterable[tuple[int, int]] | None = None,
+        walls: Iterable[Sequence[int]] | None = None,
         terminate_at_goal: bool = False,
         goal_reward: float = 10.0,
         render_mode: str | None = None,

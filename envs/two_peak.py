@@ -13,6 +13,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import numpy.typing as npt
 from gymnasium import spaces
 from scipy.special import logsumexp
 
@@ -30,7 +31,7 @@ SIGMA = 1.0
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
 
-def validate_weights(weights: Sequence[float]) -> np.ndarray:
+def validate_weights(weights: npt.ArrayLike) -> np.ndarray:
     """Return the mixture weights normalised to sum 1 (two finite, non-negative entries, positive sum)."""
     try:
         w = np.asarray(weights, dtype=np.float64)
@@ -43,7 +44,7 @@ def validate_weights(weights: Sequence[float]) -> np.ndarray:
     return w / w.sum()
 
 
-def two_peak_log_density(x: Any, weights: Sequence[float] = (0.5, 0.5)) -> np.ndarray:
+def two_peak_log_density(x: Any, weights: npt.ArrayLike = (0.5, 0.5)) -> np.ndarray:
     """``log(w1 N(x; -2, 1) + w2 N(x; +2, 1))`` evaluated elementwise (log-space, never overflows).
 
     :param x: points in reward units (already scaled by ``action_scale``); any shape.
@@ -204,6 +205,8 @@ class TwoPeakBandit(_TwoPeakBase):
     Policies", ICML 2017 (multimodal policies); S. Levine, arXiv:1805.00909, 2018.
     """
 
+    action_space: spaces.Box
+
     def __init__(
         self,
         action_scale: float = 5.0,
@@ -278,6 +281,8 @@ class TwoPeakBanditDiscrete(_TwoPeakBase):
 
     S. Levine, arXiv:1805.00909, 2018; T. Haarnoja et al., ICML 2017.
     """
+
+    action_space: spaces.Discrete
 
     def __init__(
         self,

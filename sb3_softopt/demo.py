@@ -15,7 +15,7 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import torch as th
@@ -54,8 +54,9 @@ def train_soft_dqn(steps: int, seed: int) -> dict[str, Any]:
     model.learn(total_timesteps=steps, progress_bar=True)
     elapsed = time.perf_counter() - start
     eval_env = Monitor(gym.make("CartPole-v1"))
-    greedy, greedy_std = evaluate_policy(model, eval_env, n_eval_episodes=10, deterministic=True)
-    soft, soft_std = evaluate_policy(model, eval_env, n_eval_episodes=10, deterministic=False)
+    # SB3 types both of evaluate_policy's return forms; without return_episode_rewards it is (mean, std).
+    greedy, greedy_std = cast(tuple[float, float], evaluate_policy(model, eval_env, n_eval_episodes=10, deterministic=True))
+    soft, soft_std = cast(tuple[float, float], evaluate_policy(model, eval_env, n_eval_episodes=10, deterministic=False))
     return {
         "steps": steps,
         "seed": seed,

@@ -151,7 +151,7 @@ def _data_error(algo: str, what: str, value: Any, where: str) -> NonFiniteError:
 def check_finite_transition(
     algo: str,
     rewards: np.ndarray,
-    new_obs: np.ndarray | Mapping[str, np.ndarray],
+    new_obs: np.ndarray | dict[str, np.ndarray],
     dones: np.ndarray,
     infos: list[dict[str, Any]],
     num_timesteps: int,
@@ -172,8 +172,8 @@ def check_finite_transition(
         return
     bad = _first_bad(rewards)
     if bad is not None:
-        env = int(bad[0])
-        raise _data_error(algo, "reward", rewards[env], f"from env {env} at timestep {num_timesteps}")
+        bad_env = int(bad[0])
+        raise _data_error(algo, "reward", rewards[bad_env], f"from env {bad_env} at timestep {num_timesteps}")
     for key, obs in _float_arrays(new_obs):
         bad = _first_bad(obs)
         if bad is not None:
@@ -200,12 +200,13 @@ class FiniteTransitionsMixin:
         self,
         replay_buffer: Any,
         buffer_action: np.ndarray,
-        new_obs: np.ndarray | Mapping[str, np.ndarray],
+        new_obs: np.ndarray | dict[str, np.ndarray],
         reward: np.ndarray,
         dones: np.ndarray,
         infos: list[dict[str, Any]],
     ) -> None:
-        check_finite_transition(type(self).__name__, reward, new_obs, dones, infos, self.num_timesteps)  # type: ignore[attr-defined]
+        check_finite_transition(type(self).__name__, reward, new_obs, dones, infos, self.num_timesteps)
+        # the algorithm's base class (after this mixin in the MRO) stores it
         super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)  # type: ignore[misc]
 
 
@@ -220,6 +221,8 @@ def check_finite_rollout(
     """Check the filled part of an on-policy rollout buffer (axes: step, env).
 
     :param algo: the algorithm's name, for the message
+    num_timesteps: int  # the algorithm's, declared for the type checker
+
     :param rewards: the buffer's rewards, shape (n_steps, n_envs)
     :param observations: the buffer's observations (array or dict), shape (n_steps, n_envs, ...)
     :param n_filled: how many steps of the buffer hold data

@@ -6,11 +6,12 @@ library code leaves the user's matplotlib backend alone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from sb3_softopt.common.atomic import atomic_path
 
@@ -42,7 +43,7 @@ def color(name: str) -> str | None:
 
 
 def plot_band(
-    ax: Any, x: Sequence[float], mean: Sequence[float], lo: Sequence[float], hi: Sequence[float], label: str, **line_kwargs: Any
+    ax: Any, x: npt.ArrayLike, mean: npt.ArrayLike, lo: npt.ArrayLike, hi: npt.ArrayLike, label: str, **line_kwargs: Any
 ) -> None:
     """A line for ``mean`` and a shaded band from ``lo`` to ``hi`` (no band if a bound is not finite).
 
@@ -52,12 +53,12 @@ def plot_band(
     """
     c = line_kwargs.pop("color", color(label))
     (line,) = ax.plot(x, mean, label=label, color=c, **line_kwargs)
-    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
-    if np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)):
-        ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2)
+    low, high = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    if np.all(np.isfinite(low)) and np.all(np.isfinite(high)):
+        ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2)
 
 
-def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
+def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 110) -> Path:
     """Lay out ``fig`` and write it atomically to ``path`` (format from its suffix); returns ``path``."""
     path = Path(path)
     fig.tight_layout()

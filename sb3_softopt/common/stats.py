@@ -10,21 +10,24 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import SupportsFloat
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats
+
+#: a statistic of one sample of values (``iqm``, ``np.mean``, ...)
+Stat = Callable[[np.ndarray], float]
 
 __all__ = ["bootstrap_ci", "iqm", "mean_ci", "mean_ci_band", "ratio_ci", "stratified_bootstrap_ci", "welch_diff_ci"]
 
 
-def iqm(x: Sequence[float]) -> float:
+def iqm(x: npt.ArrayLike) -> float:
     """Interquartile mean (25% trimmed mean), rliable's ``aggregate_iqm`` for one task."""
     return float(stats.trim_mean(np.asarray(x, dtype=float), proportiontocut=0.25))
 
 
 def bootstrap_ci(
-    x: Sequence[float], stat: Callable[[Sequence[float]], float] = iqm, n_boot: int = 5000, conf: float = 0.95, seed: int = 0
+    x: npt.ArrayLike, stat: Stat = iqm, n_boot: int = 5000, conf: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:
     """Percentile bootstrap CI of ``stat`` over seeds (``scipy.stats.bootstrap``, resampling with replacement)."""
     arr = np.asarray(x, dtype=float)
@@ -43,7 +46,7 @@ def bootstrap_ci(
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def mean_ci(values: Sequence[SupportsFloat], level: float = 0.95) -> tuple[float, float, float]:
+def mean_ci(values: npt.ArrayLike, level: float = 0.95) -> tuple[float, float, float]:
     """Mean and Student-t confidence interval across seeds (NaN bounds for a single value)."""
     x = np.asarray(values, dtype=np.float64)
     m = float(x.mean())
@@ -55,32 +58,32 @@ def mean_ci(values: Sequence[SupportsFloat], level: float = 0.95) -> tuple[float
     return m, float(ci.low), float(ci.high)
 
 
-def mean_ci_band(values: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+def mean_ci_band(values: npt.ArrayLike, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Mean and half-width of the Student-t interval along axis 0 (seeds x points: a curve's band)."""
-    values = np.asarray(values, dtype=np.float64)
-    mean = values.mean(axis=0)
-    if values.shape[0] < 2:
+    arr = np.asarray(values, dtype=np.float64)
+    mean = arr.mean(axis=0)
+    if arr.shape[0] < 2:
         return mean, np.zeros_like(mean)
     with warnings.catch_warnings():  # identical values in a column: scipy warns, the half-width is 0
         warnings.simplefilter("ignore", RuntimeWarning)
-        ci = stats.ttest_1samp(values, 0.0, axis=0).confidence_interval(level)
-    half = np.where(np.ptp(values, axis=0) == 0, 0.0, (ci.high - ci.low) / 2)
+        ci = stats.ttest_1samp(arr, 0.0, axis=0).confidence_interval(level)
+    half = np.where(np.ptp(arr, axis=0) == 0, 0.0, (ci.high - ci.low) / 2)
     return mean, half
 
 
-def welch_diff_ci(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+def welch_diff_ci(a: npt.ArrayLike, b: npt.ArrayLike, level: float = 0.95) -> tuple[float, float, float]:
     """Mean of ``a - b`` with a Welch-Satterthwaite confidence interval (independent samples)."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    d = float(a.mean() - b.mean())
-    if a.size < 2 or b.size < 2:
+    xa, xb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    d = float(xa.mean() - xb.mean())
+    if xa.size < 2 or xb.size < 2:
         return d, math.nan, math.nan
-    if np.ptp(a) == 0 and np.ptp(b) == 0:
+    if np.ptp(xa) == 0 and np.ptp(xb) == 0:
         return d, d, d
-    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(level)
+    ci = stats.ttest_ind(xa, xb, equal_var=False).confidence_interval(level)
     return d, float(ci.low), float(ci.high)
 
 
-def _along_last_axis(stat: Callable[[Sequence[float]], float]) -> Callable[..., np.ndarray]:
+def _along_last_axis(stat: Stat) -> Callable[..., np.ndarray]:
     """``stat`` as a function of the last axis of an array (the form ``scipy.stats.bootstrap`` vectorises)."""
     if stat is iqm:
         return lambda x: stats.trim_mean(x, 0.25, axis=-1)
@@ -124,8 +127,8 @@ def _independent_bootstrap(
 
 
 def stratified_bootstrap_ci(
-    samples: Sequence[Sequence[float]],
-    stat: Callable[[Sequence[float]], float] = iqm,
+    samples: Sequence[npt.ArrayLike],
+    stat: Stat = iqm,
     n_boot: int = 5000,
     conf: float = 0.95,
     seed: int = 0,
@@ -146,9 +149,9 @@ def stratified_bootstrap_ci(
 
 
 def ratio_ci(
-    a: Sequence[float],
-    b: Sequence[float],
-    stat: Callable[[Sequence[float]], float] = iqm,
+    a: npt.ArrayLike,
+    b: npt.ArrayLike,
+    stat: Stat = iqm,
     n_boot: int = 5000,
     conf: float = 0.95,
     seed: int = 0,

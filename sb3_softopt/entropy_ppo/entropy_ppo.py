@@ -292,8 +292,9 @@ class EntropyPPO(CheckpointLoadMixin, PPO):
         else:
             bonus = -rollout_buffer.log_probs
         # ``alpha == 0`` must leave PPO bit-for-bit unchanged (and 0 * inf would be nan).
-        changed = alpha > 0.0 and bonus is not None
-        if changed:
+        changed = False
+        if alpha > 0.0 and bonus is not None:
+            changed = True
             rollout_buffer.rewards += (alpha * bonus).astype(rollout_buffer.rewards.dtype, copy=False)
 
         entropy = float(np.mean(bonus)) if bonus is not None else float(np.mean(-rollout_buffer.log_probs))
@@ -325,10 +326,10 @@ class EntropyPPO(CheckpointLoadMixin, PPO):
         # the parameters finite (the clipped gradient norm is inf, the update zero) while nothing
         # is learned; the optimiser hook has already stopped the NaN case.
         for key in ("train/loss", "train/policy_gradient_loss", "train/value_loss", "train/entropy_loss"):
-            value = self.logger.name_to_value.get(key)
-            if value is not None and not math.isfinite(value):
+            logged = self.logger.name_to_value.get(key)
+            if logged is not None and not math.isfinite(logged):
                 raise NonFiniteError(
-                    f"EntropyPPO: {key} is {value} in the update at timestep {self.num_timesteps}; the rollout's "
+                    f"EntropyPPO: {key} is {logged} in the update at timestep {self.num_timesteps}; the rollout's "
                     "rewards and observations were finite, so the losses overflowed: scale the rewards down "
                     "(e.g. VecNormalize) or lower learning_rate"
                 )

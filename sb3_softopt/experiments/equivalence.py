@@ -123,7 +123,7 @@ def exact_reference(env: gym.Env, alpha: float, gamma: float, visit_steps: int =
         raise ValueError(f"gamma must be in (0, 1) for the infinite-horizon reference, got gamma={gamma!r}")
     if not alpha > 0:
         raise ValueError(f"alpha must be > 0, got alpha={alpha!r}")
-    base = env.unwrapped
+    base: Any = env.unwrapped  # duck-typed: the attributes named above
     P = np.asarray(base.transition_matrix, dtype=np.float64)  # (S, A, S')
     S = P.shape[0]
     terminal = np.zeros(S, dtype=bool)
@@ -262,7 +262,7 @@ class EquivalenceResult(TypedDict):
     #: the same KL averaged uniformly over non-terminal states
     final_kl_uniform: dict[str, float]
     #: algorithm -> ``steps``, ``kl``, ``kl_uniform`` lists
-    curves: dict[str, dict[str, list[float]]]
+    curves: dict[str, dict[str, Sequence[float]]]
     seconds: float
     figures: list[str]
 
@@ -305,7 +305,7 @@ def run(
 
     env = make_env(env_kwargs)
     ref = exact_reference(env, alpha, gamma)
-    curves: dict[str, dict[str, list[float]]] = {}
+    curves: dict[str, dict[str, Sequence[float]]] = {}
     t0 = time.perf_counter()
     for algo in tqdm(ALGOS, desc="equivalence", disable=not progress):
         model = _make_agent(algo, make_env(env_kwargs), alpha, gamma, seed)
@@ -343,7 +343,7 @@ def run(
     return summary
 
 
-def _plot(curves: dict[str, dict[str, list[float]]], path: Path, alpha: float, gamma: float, thr: float) -> Path:
+def _plot(curves: dict[str, dict[str, Sequence[float]]], path: Path, alpha: float, gamma: float, thr: float) -> Path:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.5, 4))
@@ -377,7 +377,7 @@ def judge(result: EquivalenceResult) -> Verdict:
     return Verdict(NOT_REPRODUCED, "the agents' policies do not approach the exact soft-optimal policy", numbers)
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+def main(argv: Sequence[str] | None = None) -> EquivalenceResult:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True)
     parser.add_argument("--quick", action="store_true")

@@ -68,6 +68,7 @@ def run(
     import pandas as pd
 
     import sb3_softopt  # noqa: F401  (registers the environments)
+    from sb3_softopt.envs.reaching import ReachingGridworld
     from sb3_softopt.inference import (
         TabularMDP,
         evaluate_policy,
@@ -85,8 +86,10 @@ def run(
 
     env = gym.make("ReachingGridworld-v0", p_slip=p_slip)
     base = env.unwrapped
+    assert isinstance(base, ReachingGridworld)
     mdp = TabularMDP.from_env(env)
     S, A, T = mdp.n_states, mdp.n_actions, mdp.horizon
+    assert T is not None  # the registered gridworld's horizon (30)
     expert = soft_value_iteration(mdp, alpha)
     demos = sample_trajectories(mdp, expert, n_demos, seed=seed)
     features = np.broadcast_to((np.arange(A) > 0).astype(float)[None, :, None], (S, A, 1))

@@ -247,9 +247,9 @@ def run(
         for t in range(T + 1):
             writer.writerow([t, *(float(h[t]) for h in curves.values())])
     with open(out / "reaching_slip.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(slip_rows[0]))
-        writer.writeheader()
-        writer.writerows(slip_rows)
+        dict_writer = csv.DictWriter(fh, fieldnames=list(slip_rows[0]))
+        dict_writer.writeheader()
+        dict_writer.writerows(slip_rows)
 
     peak = int(np.argmax(h_exact0))
     result: ReachingResult = {

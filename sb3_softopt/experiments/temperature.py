@@ -27,7 +27,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import numpy as np
 
@@ -62,7 +62,9 @@ def _evaluate(model, n_episodes: int = 5, seed: int = 10_000) -> float:
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.evaluation import evaluate_policy
 
-    mean_return, _ = evaluate_policy(model, make_vec_env(ENV_ID, n_envs=1, seed=seed), n_eval_episodes=n_episodes)
+    result = evaluate_policy(model, make_vec_env(ENV_ID, n_envs=1, seed=seed), n_eval_episodes=n_episodes)
+    # SB3 types both of evaluate_policy's return forms; without return_episode_rewards it is (mean, std).
+    mean_return, _ = cast(tuple[float, float], result)
     return float(mean_return)
 
 
@@ -126,7 +128,9 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
 
     records: dict[str, list[dict[str, float]]] = {}
-    summary: TemperatureResult = dict(env=ENV_ID, seed=seed, steps=steps, common=COMMON_KWARGS, runs={})
+    summary: TemperatureResult = dict(  # type: ignore[typeddict-item]  # ``files`` is added below
+        env=ENV_ID, seed=seed, steps=steps, common=COMMON_KWARGS, runs={}
+    )
     for name in tqdm(runs, desc="temperature runs", disable=not progress):
         kwargs = RUNS[name]
         learned = str(kwargs["ent_coef"]).startswith("auto")
@@ -176,7 +180,12 @@ def _annealed_entropy_drop(result: TemperatureResult) -> tuple[float, float]:
 
 
 def judge(result: TemperatureResult) -> Verdict:
-    gaps = {name: float(result["runs"][name]["mean_abs_gap_second_half"]) for name in ("auto", "target_schedule")}
+    gaps: dict[str, float] = {}
+    for name in ("auto", "target_schedule"):
+        gap = result["runs"][name]["mean_abs_gap_second_half"]
+        if gap is None:
+            raise ValueError(f"run {name!r} has no entropy gap: its temperature was not learned")
+        gaps[name] = float(gap)
     h0, h1 = _annealed_entropy_drop(result)
     numbers: dict[str, Any] = {
         "mean |entropy - target|, 2nd half, constant target (nats)": gaps["auto"],

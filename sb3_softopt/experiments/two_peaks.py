@@ -32,8 +32,14 @@ import argparse
 import copy
 import json
 import os
+import sys
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import Any, TypedDict
+
+if sys.version_info >= (3, 11):
+    from typing import NotRequired
+else:  # Python 3.10
+    from typing_extensions import NotRequired
 
 import numpy as np
 
@@ -119,15 +125,18 @@ def _train_stochastic(cls_name: str, kwargs: dict, seed: int, steps: int, n_samp
     import gymnasium as gym
 
     import sb3_softopt
+    from sb3_softopt.envs.two_peak import TwoPeakBandit
 
     env = gym.make("TwoPeakBandit-v0")
+    bandit = env.unwrapped
+    assert isinstance(bandit, TwoPeakBandit)
     model = getattr(sb3_softopt, cls_name)("MlpPolicy", env, seed=seed, **copy.deepcopy(kwargs)).learn(steps)
     obs = np.zeros((n_samples, 1), dtype=np.float32)
     actions, _ = model.predict(obs, deterministic=False)
-    x = env.unwrapped.action_scale * actions.reshape(-1)
+    x = bandit.action_scale * actions.reshape(-1)
     best, _ = model.predict(obs[:1], deterministic=True)  # SAC: the mean; SQL: the best of 32 under Q
-    row = dict(peak_fractions(x), x_deterministic=float(env.unwrapped.action_scale * best.reshape(-1)[0]))
-    row["mean_reward"] = float(np.mean(env.unwrapped.reward(actions.reshape(-1))))
+    row = dict(peak_fractions(x), x_deterministic=float(bandit.action_scale * best.reshape(-1)[0]))
+    row["mean_reward"] = float(np.mean(bandit.reward(actions.reshape(-1))))
     # SQL's sampler has no density, hence no entropy to log.
     row["entropy_logged"] = float(model.logger.name_to_value.get("train/entropy", np.nan))
     row["tv_to_exact"] = tv_to_closed_form(x)
@@ -147,14 +156,18 @@ def _train_ddpg(seed: int, steps: int, n_samples: int) -> tuple[dict, np.ndarray
     from stable_baselines3 import DDPG
     from stable_baselines3.common.noise import NormalActionNoise
 
+    from sb3_softopt.envs.two_peak import TwoPeakBandit
+
     env = gym.make("TwoPeakBandit-v0")
+    bandit = env.unwrapped
+    assert isinstance(bandit, TwoPeakBandit)
     noise = NormalActionNoise(mean=np.zeros(1), sigma=DDPG_NOISE_STD * np.ones(1))
     model = DDPG("MlpPolicy", env, seed=seed, action_noise=noise, **copy.deepcopy(DDPG_KWARGS)).learn(steps)
     action, _ = model.predict(np.zeros((1, 1), dtype=np.float32), deterministic=True)
-    x_det = float(env.unwrapped.action_scale * action.reshape(-1)[0])
+    x_det = float(bandit.action_scale * action.reshape(-1)[0])
     # DDPG's policy is deterministic: every "sample" is the same action.
     x = np.full(n_samples, x_det)
-    row = dict(peak_fractions(x), x_deterministic=x_det, mean_reward=float(env.unwrapped.reward_at_x(x_det)))
+    row = dict(peak_fractions(x), x_deterministic=x_det, mean_reward=float(bandit.reward_at_x(x_det)))
     row["entropy_logged"] = np.nan
     row["tv_to_exact"] = tv_to_closed_form(x)
     return row, np.array([x_det])
@@ -165,19 +178,22 @@ def _train_soft_dqn(seed: int, steps: int, n_samples: int) -> tuple[dict, np.nda
     import torch as th
 
     from sb3_softopt import SoftDQN
+    from sb3_softopt.envs.two_peak import TwoPeakBanditDiscrete
 
     env = gym.make("TwoPeakBanditDiscrete-v0")
+    bandit = env.unwrapped
+    assert isinstance(bandit, TwoPeakBanditDiscrete)
     model = SoftDQN("MlpPolicy", env, seed=seed, **copy.deepcopy(SOFT_DQN_KWARGS)).learn(steps)
     obs, _ = model.policy.obs_to_tensor(np.int64(0))
     with th.no_grad():
         probs = model.policy.action_log_probs(obs).exp().cpu().numpy().reshape(-1)
-    values = env.unwrapped.action_values
+    values = bandit.action_values
     rng = np.random.default_rng(seed)
     sampled = rng.choice(len(values), size=n_samples, p=probs / probs.sum())
     x = values[sampled]
-    exact = env.unwrapped.soft_optimal_policy(ALPHA)
+    exact = bandit.soft_optimal_policy(ALPHA)
     row = dict(peak_fractions(x), x_deterministic=float(values[int(np.argmax(probs))]))
-    row["mean_reward"] = float(np.mean(env.unwrapped.rewards[sampled]))
+    row["mean_reward"] = float(np.mean(bandit.rewards[sampled]))
     row["entropy_logged"] = float(model.logger.name_to_value.get("train/entropy", np.nan))
     row["tv_to_exact"] = float(0.5 * np.abs(probs - exact).sum())
     exact_fracs = peak_fractions(values, exact)
@@ -191,15 +207,13 @@ ARMS = {"sac": _train_sac, "ddpg": _train_ddpg, "soft_dqn": _train_soft_dqn, "sq
 
 def reference_fractions() -> dict[str, dict[str, float]]:
     """Peak masses of the exact soft-optimal policies (alpha = 1), continuous and discrete."""
-    import gymnasium as gym
+    from sb3_softopt.envs.two_peak import TwoPeakBandit, TwoPeakBanditDiscrete
 
-    import sb3_softopt  # noqa: F401  (registers the environments)
-
-    cont = gym.make("TwoPeakBandit-v0").unwrapped
+    cont = TwoPeakBandit()  # the registered ids' environments (no kwargs)
     grid = np.linspace(-1.0, 1.0, 20_001)
     dens = np.exp(cont.soft_optimal_log_density(grid, ALPHA))
     weights = dens * (grid[1] - grid[0])
-    disc = gym.make("TwoPeakBanditDiscrete-v0").unwrapped
+    disc = TwoPeakBanditDiscrete()
     return dict(
         continuous=peak_fractions(cont.action_scale * grid, weights / weights.sum()),
         discrete=peak_fractions(disc.action_values, disc.soft_optimal_policy(ALPHA)),
@@ -279,7 +293,8 @@ def run(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    rows, samples = [], {arm: [] for arm in arms}
+    rows: list[dict[str, Any]] = []
+    samples: dict[str, list[np.ndarray]] = {arm: [] for arm in arms}
     jobs = [(arm, seed) for arm in arms for seed in seed_list]
     for arm, seed in tqdm(jobs, desc="two peaks", disable=not progress):
         row, x = ARMS[arm](seed, steps, n_samples)
@@ -293,7 +308,7 @@ def run(
     table = table[lead + [c for c in table.columns if c not in lead]]
     table.to_csv(out / "two_peaks.csv", index=False)
 
-    summary: TwoPeaksResult = dict(  # type: ignore[assignment]  # ``files`` is added below
+    summary: TwoPeaksResult = dict(  # type: ignore[typeddict-item]  # ``files`` is added below
         seeds=seed_list,
         steps=steps,
         n_samples=n_samples,
@@ -365,11 +380,11 @@ def judge(result: TwoPeaksResult) -> Verdict:
 
 
 def _plot(path: Path, rows: list[dict], samples: dict[str, list[np.ndarray]], arms: tuple[str, ...]) -> None:
-    import gymnasium as gym
     from matplotlib.figure import Figure
 
-    cont = gym.make("TwoPeakBandit-v0").unwrapped
-    disc = gym.make("TwoPeakBanditDiscrete-v0").unwrapped
+    from sb3_softopt.envs.two_peak import TwoPeakBandit, TwoPeakBanditDiscrete
+
+    cont, disc = TwoPeakBandit(), TwoPeakBanditDiscrete()  # the registered ids' environments (no kwargs)
     scale = cont.action_scale
     grid = np.linspace(-1.0, 1.0, 2001)
     # density in x units: pi_x(x) = pi_a(x / scale) / scale

@@ -267,7 +267,7 @@ def rollout_trajectories(
     # restored afterwards (library code does not own them).
     py_state, np_state = random.getstate(), np.random.get_state()
     space = getattr(model, "action_space", None)
-    space_state = copy.deepcopy(space.np_random.bit_generator.state) if hasattr(space, "np_random") else None
+    space_state = copy.deepcopy(space.np_random.bit_generator.state) if space is not None and hasattr(space, "np_random") else None
     with torch.random.fork_rng(devices=[]):
         try:
             set_random_seed(seed)

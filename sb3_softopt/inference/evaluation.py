@@ -101,7 +101,7 @@ def solve_discounted(M: sp.csr_matrix, gamma: float, b: np.ndarray) -> np.ndarra
     A = sp.identity(n, format="csr") - gamma * M
     if n >= ITERATIVE_MIN_STATES:
         x, info = spla.bicgstab(A, b, x0=b / (1.0 - gamma), rtol=1e-13, atol=0.0, maxiter=10 * n)
-        if info == 0 and np.linalg.norm(A @ x - b) <= 1e-10 * max(np.linalg.norm(b), 1e-300):
+        if info == 0 and np.linalg.norm(A @ x - b) <= 1e-10 * max(float(np.linalg.norm(b)), 1e-300):
             return x
     return spla.spsolve(A.tocsc(), b)
 

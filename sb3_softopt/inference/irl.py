@@ -44,6 +44,7 @@ Stopping rule as imitation's MCE-IRL: ``linf_delta = max |rho^E - rho^theta| <= 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any
@@ -128,7 +129,7 @@ def maxent_irl(  # noqa: C901  argument checks of the public entry point
     theta_init: Any = None,
     theta_terminal_init: Any = None,
     lr: float = 0.1,
-    optimizer_cls: type[torch.optim.Optimizer] = torch.optim.Adam,
+    optimizer_cls: Callable[..., torch.optim.Optimizer] = torch.optim.Adam,
     max_iter: int = 1000,
     linf_eps: float = 1e-3,
     grad_l2_eps: float = 1e-4,
@@ -237,6 +238,7 @@ def maxent_irl(  # noqa: C901  argument checks of the public entry point
         loss = -(torch.as_tensor(g, dtype=r.dtype, device=r.device) * r).sum()
         linf = float(np.max(np.abs(g)))
         if r_T is not None:
+            assert term_E is not None and term_M is not None  # both are computed when there is a terminal reward
             g_T = term_E - term_M
             loss = loss - (torch.from_numpy(g_T) * r_T).sum()
             linf = max(linf, float(np.max(np.abs(g_T))))

@@ -277,7 +277,7 @@ def _joint_to_marginals(log_fwd: np.ndarray, sol: SoftSolution, log: bool) -> np
     """``log alpha_t + log beta_t`` normalised per step, in place in ``log_fwd`` (log or probabilities)."""
     T = sol.horizon
     for t, row in enumerate(log_fwd):
-        row += (sol.v[t] if t < T else sol.v_terminal) / sol.alpha  # type: ignore[operator, index]
+        row += (sol.v[t] if t < T else sol.v_terminal) / sol.alpha  # type: ignore[operator]
         if log:
             row -= logsumexp(row)
     return log_fwd if log else _normalise_rows(log_fwd)

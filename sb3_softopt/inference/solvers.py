@@ -228,7 +228,7 @@ def _solve(
     if T is not None:
         if keep_q is None:
             keep_q = T * S * A <= KEEP_Q_MAX_ENTRIES
-        v = np.empty((T, S))
+        v: np.ndarray = np.empty((T, S))
         q_all = np.empty((T, S, A)) if keep_q else None
         logpi_all = np.empty((T, S, A)) if keep_q else None
         v_next = mdp.terminal_reward

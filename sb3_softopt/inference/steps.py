@@ -90,7 +90,8 @@ class StepArray(NDArrayOperatorsMixin):
         sub = np.stack([one(int(t)) for t in steps.ravel()]) if steps.size else np.empty((0, *self.shape[1:]))
         # Index the stacked steps as x would be: a slice stays basic indexing, an index array keeps its shape.
         new_head = slice(None) if isinstance(head, slice) else np.arange(steps.size).reshape(steps.shape)
-        return sub[(new_head, *rest)]
+        index = (new_head, *rest)
+        return sub[index]
 
     def to_numpy(self, dtype: Any = np.float64, out: np.ndarray | None = None) -> np.ndarray:
         """

@@ -12,9 +12,15 @@ Adding a claim: write a module with ``CLAIM``, ``run`` and ``judge`` and registe
 from __future__ import annotations
 
 import importlib
+import sys
 import typing
 from types import ModuleType
-from typing import Any
+from typing import Any, get_origin
+
+if sys.version_info >= (3, 11):
+    from typing import NotRequired, get_type_hints
+else:  # Python 3.10: typing has no NotRequired; typing_extensions' get_type_hints knows its own
+    from typing_extensions import NotRequired, get_type_hints
 
 __all__ = ["CLAIM_MODULES", "get", "names", "register", "required_keys", "result_type", "unregister"]
 
@@ -85,5 +91,5 @@ def required_keys(module: ModuleType) -> frozenset[str]:
         return frozenset()
     # ``__required_keys__`` misses ``NotRequired`` under ``from __future__ import annotations``
     # before Python 3.14: read the evaluated hints instead.
-    hints = typing.get_type_hints(tp, include_extras=True)
-    return frozenset(k for k, h in hints.items() if typing.get_origin(h) is not typing.NotRequired and tp.__total__)
+    hints = get_type_hints(tp, include_extras=True)
+    return frozenset(k for k, h in hints.items() if get_origin(h) is not NotRequired and tp.__total__)

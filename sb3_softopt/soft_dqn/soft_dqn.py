@@ -331,7 +331,7 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
                     # temperature: logging only, one batch per call).
                     entropies.append(mean_boltzmann_entropy(q_values, ent_coef))
             if auto:
-                assert self.log_ent_coef is not None
+                assert self.log_ent_coef is not None and self.ent_coef_optimizer is not None
                 neg_entropy = th.full((1,), -entropies[-1], device=self.device)
                 ent_coef_losses.append(temperature_step(self.log_ent_coef, self.ent_coef_optimizer, neg_entropy, target_entropy))
                 ent_coef = float(self.log_ent_coef.detach().exp())

@@ -172,6 +172,7 @@ class SQLPolicy(SACPolicy):
     """
 
     actor: SVGDActor  # type: ignore[assignment]
+    deterministic_noise: th.Tensor  # a registered buffer
 
     def __init__(
         self,
@@ -249,7 +250,8 @@ class CnnPolicy(SQLPolicy):
     """:class:`SQLPolicy` with SB3's ``NatureCNN`` features extractor (image observations)."""
 
     def __init__(self, *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = NatureCNN, **kwargs: Any) -> None:
-        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
+        kwargs["features_extractor_class"] = features_extractor_class
+        super().__init__(*args, **kwargs)
 
 
 class MultiInputPolicy(SQLPolicy):
@@ -258,4 +260,5 @@ class MultiInputPolicy(SQLPolicy):
     def __init__(
         self, *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = CombinedExtractor, **kwargs: Any
     ) -> None:
-        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
+        kwargs["features_extractor_class"] = features_extractor_class
+        super().__init__(*args, **kwargs)

@@ -36,6 +36,7 @@ from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.preprocessing import get_action_dim
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs, ReplayBufferSamples, Schedule
 from stable_baselines3.common.utils import get_parameters_by_name, polyak_update
 from torch.nn import functional as F
@@ -231,7 +232,7 @@ class SQL(CheckpointLoadMixin, FiniteTransitionsMixin, OffPolicyAlgorithm):
         self.batch_norm_stats = get_parameters_by_name(self.critic, ["running_"])
         self.batch_norm_stats_target = get_parameters_by_name(self.critic_target, ["running_"])
         self._ent_coef_schedule = self._parse_ent_coef(self.ent_coef)
-        self.action_dim = int(np.prod(self.action_space.shape))  # type: ignore[union-attr]
+        self.action_dim = get_action_dim(self.action_space)
 
     def current_ent_coef(self) -> float:
         """The temperature alpha at the current progress (what the next update uses)."""

@@ -99,7 +99,7 @@ def _save_figures(folder: str) -> list[Path]:
     saved = []
     for number in plt.get_fignums():
         fig = plt.figure(number)
-        label = fig.get_label() or (fig.axes[0].get_title() if fig.axes else "") or f"figure_{number}"
+        label = str(fig.get_label() or (fig.axes[0].get_title() if fig.axes else "") or f"figure_{number}")
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or f"figure_{number}"
         path = out / f"{name}.png"
         fig.savefig(path, dpi=120, bbox_inches="tight")

@@ -204,8 +204,11 @@ def _action_noise(env_id: str, env_kwargs: dict[str, Any], noise_type: str, nois
     from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 
     env = gym.make(env_id, **env_kwargs)
-    n_actions = int(env.action_space.shape[0])
+    space = env.action_space
     env.close()
+    if not isinstance(space, gym.spaces.Box):
+        raise ValueError(f"noise_type {noise_type!r} needs a Box action space; {env_id} has {space}")
+    n_actions = int(space.shape[0])
     kinds = {"normal": NormalActionNoise, "ornstein-uhlenbeck": OrnsteinUhlenbeckActionNoise}
     kind = next((cls for name, cls in kinds.items() if name in noise_type.strip()), None)
     if kind is None:

@@ -54,12 +54,12 @@ def _lenient_store_dict_call(self, parser, namespace, values, option_string=None
     setattr(namespace, self.dest, arg_dict)
 
 
-def _make_experiment_manager(base: type) -> type:
+def _make_experiment_manager(base: type[Any]) -> type:
     from sb3_softopt.common.schedules import make_schedule
     from sb3_softopt.zoo.runs import CleanSetupMixin
     from sb3_softopt.zoo.storage import OptimizationMixin
 
-    class SoftoptExperimentManager(CleanSetupMixin, OptimizationMixin, base):  # type: ignore[misc, valid-type]
+    class SoftoptExperimentManager(CleanSetupMixin, OptimizationMixin, base):
         """rl-zoo3's ExperimentManager with the bridge's fixes (see the module docstring)."""
 
         def __init__(self, args, algo, env_id, *pos, config=None, **kwargs):

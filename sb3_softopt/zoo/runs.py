@@ -146,7 +146,7 @@ class CleanSetupMixin:
         # rl-zoo3 picked save_path = <algo>/<env>_<latest + 1>; it is ours only if new now.
         self._bridge_new_run = not os.path.exists(self.save_path)  # type: ignore[attr-defined]
 
-    def setup_experiment(self):
+    def setup_experiment(self) -> Any:
         try:
             return super().setup_experiment()  # type: ignore[misc]
         except BaseException:

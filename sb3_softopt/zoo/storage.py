@@ -116,7 +116,9 @@ def open_storage(storage: str | None, heartbeat: int | None) -> BaseStorage | st
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if storage.endswith(".log"):
             Path(storage).parent.mkdir(parents=True, exist_ok=True)
-            backend = optuna.storages.journal.JournalFileBackend(storage)
+            from optuna.storages.journal import JournalFileBackend
+
+            backend = JournalFileBackend(storage)
             return HeartbeatJournalStorage(backend, heartbeat_interval=heartbeat)
         return optuna.storages.RDBStorage(storage, heartbeat_interval=heartbeat, grace_period=2 * heartbeat)
 
@@ -260,7 +262,7 @@ def patched_rl_zoo3_study(storage: BaseStorage | None) -> Iterator[None]:
     try:
         yield
     finally:
-        exp_manager.optuna, exp_manager.MaxTrialsCallback = saved
+        exp_manager.optuna, exp_manager.MaxTrialsCallback = saved  # type: ignore[misc]  # undoes the patch above
 
 
 def _rl_zoo3_sampler(sampler_method: str, n_startup_trials: int, seed: int) -> BaseSampler:
@@ -294,7 +296,8 @@ class OptimizationMixin:
         storage = open_storage(self.storage, self._bridge_heartbeat)  # type: ignore[attr-defined]
         with patched_rl_zoo3_study(storage if isinstance(storage, BaseStorage) else None):
             super().hyperparameters_optimization()  # type: ignore[misc]
-        if isinstance(storage, BaseHeartbeat) and self.study_name is not None:  # type: ignore[attr-defined]
+        # (isinstance BaseStorage first: mypy cannot narrow the union with str straight to BaseHeartbeat)
+        if isinstance(storage, BaseStorage) and isinstance(storage, BaseHeartbeat) and self.study_name is not None:  # type: ignore[attr-defined]
             # A worker that died while this one ran its last trial is marked FAIL too.
             study = optuna.load_study(storage=storage, study_name=self.study_name)  # type: ignore[attr-defined]
             fail_stale_trials(study)

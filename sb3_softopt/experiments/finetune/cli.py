@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 from collections.abc import Sequence
+from sb3_softopt.experiments.finetune.claim import FinetuneResult
 from sb3_softopt.experiments.finetune.config import ARMS, BUDGETS, DEFAULT_ARMS, DEFAULT_PRETRAIN_ENV, DEFAULT_SEEDS, QUICK_SEEDS
 from sb3_softopt.experiments.finetune.runner import run
 
@@ -24,7 +25,7 @@ def _parse_task(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"--finetune-env threshold must be a number, got {thr!r} in {text!r}") from None
 
 
-def main(argv: Sequence[str] | None = None) -> dict:
+def main(argv: Sequence[str] | None = None) -> FinetuneResult:
     parser = argparse.ArgumentParser(prog="python -m sb3_softopt.experiments.finetune", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="output folder (resumable)")
     parser.add_argument("--seeds", type=int, default=None, help=f"number of seeds (default {DEFAULT_SEEDS}, quick: {QUICK_SEEDS})")

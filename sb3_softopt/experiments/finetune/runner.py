@@ -11,6 +11,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
@@ -210,4 +211,5 @@ def run(  # noqa: C901  one branch per phase of the resumable schedule
     summary["ran"] = ran
     summary["wall_s"] = time.perf_counter() - t_start
     _atomic_write(out / "summary.json", json.dumps(summary, indent=1))
-    return summary
+    # summarize() builds every key of the result but the two set here (its dict is not a TypedDict).
+    return cast(FinetuneResult, summary)

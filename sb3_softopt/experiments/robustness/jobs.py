@@ -48,6 +48,7 @@ def make_model(algo: str, seed: int, budget: C.Budget, overrides: dict | None = 
     if algo == "SAC":
         return SAC("MlpPolicy", env, ent_coef=C.ENT_COEF, **kwargs)
     if algo == "DDPG":
+        assert isinstance(env.action_space, gym.spaces.Box)  # PointGoal-v0: Box(2,)
         noise = make_action_noise(C.DDPG_ACTION_NOISE if ddpg_noise is None else ddpg_noise, env.action_space.shape[0])
         return RegularisedDDPG("MlpPolicy", env, action_noise=noise, **kwargs)
     raise ValueError(f"algo must be one of {C.ALGOS}, got algo={algo!r}")

@@ -109,7 +109,7 @@ class PerturbationWrapper(gym.Wrapper):
         if idx.size == 0 or idx.max() >= state.size or idx.min() < -state.size:
             raise ValueError(f"push_indices={self.push_indices!r} out of range for a state of size {state.size}")
         direction = self._rng.normal(size=idx.size)
-        direction /= max(np.linalg.norm(direction), 1e-12)
+        direction /= max(float(np.linalg.norm(direction)), 1e-12)
         flat = state.reshape(-1)
         flat[idx] += self.push_scale * direction
         obs_space = self.env.observation_space

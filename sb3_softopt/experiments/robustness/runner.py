@@ -7,7 +7,6 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,7 +15,7 @@ from sb3_softopt.common.atomic import atomic_write_json, is_trusted
 from sb3_softopt.common.plotting import color, plot_band, save_figure
 from sb3_softopt.common.stats import mean_ci, welch_diff_ci
 from sb3_softopt.experiments.robustness import config as C
-from sb3_softopt.experiments.robustness.claim import BASELINE, RobustnessResult
+from sb3_softopt.experiments.robustness.claim import BASELINE, Difference, RobustnessResult, SuccessStats
 from sb3_softopt.experiments.robustness.jobs import check_job, run_job, worker_init
 
 __all__ = ["run", "summarize"]
@@ -91,13 +90,13 @@ def run(
     return result
 
 
-def _stats(values: Sequence[float]) -> dict[str, Any]:
+def _stats(values: Sequence[float] | np.ndarray) -> SuccessStats:
     m, lo, hi = mean_ci(values)
     # Rates: the t-interval is clipped to [0, 1].
     return {"mean": m, "ci": [max(lo, 0.0), min(hi, 1.0)], "per_seed": [float(v) for v in values]}
 
 
-def _diff(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
+def _diff(a: Sequence[float], b: Sequence[float]) -> Difference:
     d, lo, hi = welch_diff_ci(a, b)
     return {"diff": d, "ci": [lo, hi]}
 
@@ -119,7 +118,7 @@ def summarize(rows: list[dict], quick: bool, budget: C.Budget, seeds: list[int])
 
     clean, obst, dist = per_seed("clean"), per_seed("obstacle"), per_seed(("push", "action_noise"))
     # within an algorithm the modes share the trained policy: a paired difference
-    mode_diff = {}
+    mode_diff: dict[str, Difference] = {}
     for algo in C.MAXENT:
         sampled, greedy = f"{algo} stochastic", f"{algo} deterministic"
         if sampled in obst and greedy in obst:
