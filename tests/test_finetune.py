@@ -190,10 +190,10 @@ def test_pretrained_ddpg_is_finetuned_with_a_fresh_noise(tmp_out):
     from sb3_softopt.experiments.finetune.jobs import _load_model, _new_model
 
     bud = ft.BUDGETS["quick"]
-    model, _ = _new_model("ddpg", gym.make("PointPretrain-v0"), 0, bud, finetune=False)
+    model = _new_model("ddpg", gym.make("PointPretrain-v0"), 0, bud, finetune=False)
     model.action_noise.noise_prev = np.ones(2)  # mid-episode state at the end of a pretraining
     model.save(tmp_out / "m.zip")
-    loaded, _ = _load_model("ddpg", tmp_out / "m.zip", gym.make("PointHallway-v0"), 0, bud)
+    loaded = _load_model("ddpg", tmp_out / "m.zip", gym.make("PointHallway-v0"), 0, bud)
     assert not loaded.action_noise.noise_prev.any() and loaded.action_noise._theta == 0.15
 
 

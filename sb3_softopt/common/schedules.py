@@ -48,10 +48,6 @@ class Schedule:
     def initial_value(self) -> float:
         return float(self(1.0))
 
-    @property
-    def final_value(self) -> float:
-        return float(self(0.0))
-
 
 class Constant(Schedule):
     """Always ``value``.

@@ -76,11 +76,6 @@ def _reduce_last(z: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
     return out
 
 
-def logsumexp_rows(z: np.ndarray) -> np.ndarray:
-    """``log sum_j exp(z[..., j])`` along the last axis with a max-shift (``-inf`` rows stay ``-inf``)."""
-    return _lse(z, probs=False)[0]
-
-
 def _lse(z: np.ndarray, probs: bool, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     m = _reduce_last(z, np.maximum)
     if not np.all(np.isfinite(m)):

@@ -44,8 +44,6 @@ MDP_HORIZON = "mdp"
 #: Above this many ``T*S*A`` entries the backward pass does not keep Q; it is recomputed on demand.
 KEEP_Q_MAX_ENTRIES = 2**24
 
-METHODS = ("variational", "exact")
-
 
 class ConvergenceWarning(RuntimeWarning):
     """An infinite-horizon solve stopped at ``max_iter`` before reaching ``tol``."""

@@ -16,12 +16,6 @@ _ZOO_OFF_POLICY = ("qrdqn", "dqn", "ddpg", "sac", "her", "td3", "tqc")
 #: keys whose strings rl-zoo3 itself turns into schedules (only the form ``lin_<v>``).
 _ZOO_SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf", "delta_std")
 
-#: keys of an rl-zoo3 entry that configure the experiment (env, budget, wrappers), not the algorithm.
-_ZOO_EXPERIMENT_KEYS = (
-    "n_timesteps", "policy", "n_envs", "normalize", "env_wrapper", "frame_stack", "env_kwargs", "callback",
-    "deterministic_eval",  # the bridge's evaluation option
-)
-
 STOCHASTIC_EVAL_ENV = "SOFTOPT_ZOO_STOCHASTIC_EVAL"
 FIGURES_ENV = "SOFTOPT_ZOO_FIGURES"
 TRACEBACK_ENV = "SOFTOPT_ZOO_TRACEBACK"

@@ -54,18 +54,6 @@ def _make_env(env_id: str, seed: int):
     return env
 
 
-def _sac_class():
-    """Our SAC if it accepts schedule strings for ``ent_coef``, else SB3's (with a callback)."""
-    try:
-        from sb3_softopt import SAC as OurSAC  # type: ignore[attr-defined]
-
-        return OurSAC, True
-    except ImportError:
-        from stable_baselines3 import SAC
-
-        return SAC, False
-
-
 class _Evaluator:
     """Deterministic evaluation every ``eval_freq`` steps, called from an SB3 callback."""
 
@@ -88,27 +76,16 @@ class _Evaluator:
         return float(np.mean(self.env.get_episode_rewards()[-self.n_episodes :]))
 
 
-def _callbacks(evaluator: _Evaluator, eval_freq: int, rows: list, ent_schedule=None):
+def _callbacks(evaluator: _Evaluator, eval_freq: int, rows: list):
     from stable_baselines3.common.callbacks import BaseCallback
 
-    class EvalAndTemperature(BaseCallback):
-        def _on_training_start(self) -> None:
-            self._set_temperature()
-
-        def _set_temperature(self) -> None:
-            if ent_schedule is not None:
-                import torch as th
-
-                value = float(ent_schedule(self.model._current_progress_remaining))
-                self.model.ent_coef_tensor = th.tensor(value, device=self.model.device)
-
+    class Evaluate(BaseCallback):
         def _on_step(self) -> bool:
-            self._set_temperature()
             if self.num_timesteps % eval_freq == 0:
                 rows.append((self.num_timesteps, evaluator(self.model)))
             return True
 
-    return EvalAndTemperature()
+    return Evaluate()
 
 
 def _action_noise(algo: str, n_actions: int):
@@ -124,25 +101,19 @@ def _new_model(algo: str, env, seed: int, budget: Budget, finetune: bool):
         from sb3_softopt import SQL
 
         ent = SQL_FINETUNE_ENT_COEF if finetune else SQL_PRETRAIN_ENT_COEF
-        return SQL("MlpPolicy", env, ent_coef=ent, policy_kwargs=dict(net_arch=NET_ARCH), **kwargs), None
+        return SQL("MlpPolicy", env, ent_coef=ent, policy_kwargs=dict(net_arch=NET_ARCH), **kwargs)
     if algo in ACTION_NOISE:
         noise = _action_noise(algo, env.action_space.shape[0])
-        return DDPG("MlpPolicy", env, action_noise=noise, policy_kwargs=dict(net_arch=NET_ARCH), **kwargs), None
-    cls, native = _sac_class()
-    ent = SAC_FINETUNE_ENT_COEF if finetune else SAC_PRETRAIN_ENT_COEF
-    if native or not isinstance(ent, str):
-        return cls("MlpPolicy", env, ent_coef=ent, policy_kwargs=dict(net_arch=NET_ARCH), **kwargs), None
-    from sb3_softopt.common.schedules import make_schedule
+        return DDPG("MlpPolicy", env, action_noise=noise, policy_kwargs=dict(net_arch=NET_ARCH), **kwargs)
+    from sb3_softopt import SAC  # takes schedule strings for ``ent_coef``
 
-    sched = make_schedule(ent, "ent_coef")
-    return cls("MlpPolicy", env, ent_coef=sched.initial_value, policy_kwargs=dict(net_arch=NET_ARCH), **kwargs), sched
+    ent = SAC_FINETUNE_ENT_COEF if finetune else SAC_PRETRAIN_ENT_COEF
+    return SAC("MlpPolicy", env, ent_coef=ent, policy_kwargs=dict(net_arch=NET_ARCH), **kwargs)
 
 
 def _load_model(algo: str, path: Path, env, seed: int, budget: Budget):
     """Load a pretrained model as is, on the new env, with a fresh replay buffer."""
     from stable_baselines3 import DDPG
-
-    from sb3_softopt.common.schedules import make_schedule
 
     custom = dict(learning_starts=budget.learning_starts)
     if algo == "sql":
@@ -150,22 +121,18 @@ def _load_model(algo: str, path: Path, env, seed: int, budget: Budget):
 
         model = SQL.load(path, env=env, device="cpu", custom_objects=dict(custom, ent_coef=SQL_FINETUNE_ENT_COEF))
         model.set_random_seed(seed)
-        return model, None
+        return model
     if algo in ACTION_NOISE:
         # A fresh noise process: the saved one may hold the OU state of pretraining's last step.
         custom["action_noise"] = _action_noise(algo, env.action_space.shape[0])
         model = DDPG.load(path, env=env, device="cpu", custom_objects=custom)
         model.set_random_seed(seed)
-        return model, None
-    cls, native = _sac_class()
-    if native:
-        custom["ent_coef"] = SAC_FINETUNE_ENT_COEF
-        model = cls.load(path, env=env, device="cpu", custom_objects=custom)
-        model.set_random_seed(seed)
-        return model, None
-    model = cls.load(path, env=env, device="cpu", custom_objects=custom)
+        return model
+    from sb3_softopt import SAC
+
+    model = SAC.load(path, env=env, device="cpu", custom_objects=dict(custom, ent_coef=SAC_FINETUNE_ENT_COEF))
     model.set_random_seed(seed)
-    return model, make_schedule(SAC_FINETUNE_ENT_COEF, "ent_coef")
+    return model
 
 
 def _pretrain_job(algo: str, seed: int, env_id: str, tasks: Mapping[str, float], budget: Budget, out: str) -> dict:
@@ -173,10 +140,10 @@ def _pretrain_job(algo: str, seed: int, env_id: str, tasks: Mapping[str, float],
     out_dir.mkdir(parents=True, exist_ok=True)
     t0, c0 = time.perf_counter(), time.process_time()
     env = _make_env(env_id, seed)
-    model, sched = _new_model(algo, env, seed, budget, finetune=False)
+    model = _new_model(algo, env, seed, budget, finetune=False)
     rows: list = []
     evaluator = _Evaluator(env_id, seed, budget.n_eval_episodes)
-    model.learn(budget.pretrain_steps, callback=_callbacks(evaluator, budget.eval_freq, rows, sched))
+    model.learn(budget.pretrain_steps, callback=_callbacks(evaluator, budget.eval_freq, rows))
     with atomic_path(out_dir / f"{algo}_seed{seed}.zip") as tmp:
         model.save(tmp)
     noise = ACTION_NOISE.get(algo)
@@ -206,12 +173,12 @@ def _finetune_job(arm: str, task: str, seed: int, budget: Budget, out: str) -> d
     algo = arm_algo(arm)
     env = _make_env(task, seed)
     if is_pretrained(arm):
-        model, sched = _load_model(algo, Path(out) / "pretrain" / f"{algo}_seed{seed}.zip", env, seed, budget)
+        model = _load_model(algo, Path(out) / "pretrain" / f"{algo}_seed{seed}.zip", env, seed, budget)
     else:
-        model, sched = _new_model(algo, env, seed, budget, finetune=True)
+        model = _new_model(algo, env, seed, budget, finetune=True)
     evaluator = _Evaluator(task, seed, budget.n_eval_episodes)
     rows = [(0, evaluator(model))]
-    model.learn(budget.finetune_steps, callback=_callbacks(evaluator, budget.eval_freq, rows, sched), reset_num_timesteps=True)
+    model.learn(budget.finetune_steps, callback=_callbacks(evaluator, budget.eval_freq, rows), reset_num_timesteps=True)
     path = _curve_path(out, task, arm, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "step,eval_return\n" + "".join(f"{s},{r:.6g}\n" for s, r in rows)
@@ -245,7 +212,7 @@ def _check_pretrain(
     for task, thr in (tasks or {}).items():
         entry = reach.get(task) if isinstance(reach, dict) else None
         frac = entry.get("fraction") if isinstance(entry, dict) else None
-        if not isinstance(frac, (int, float)) or not 0 <= frac <= 1 or entry.get("threshold") != float(thr):
+        if not isinstance(entry, dict) or not isinstance(frac, (int, float)) or not 0 <= frac <= 1 or entry.get("threshold") != float(thr):
             raise InvalidResult(f"{path} lacks the goal-reach coverage of {task} (threshold {thr:g})")
     if need_model:
         check_zip(path.with_suffix(".zip"))
