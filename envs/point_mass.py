@@ -370,9 +370,9 @@ class PointUMazeEnv(PointMassEnv):
     * Termination: never (the agent should reach the goal and stay); truncation after 100 steps.
       Reaching the goal in ~30 steps and staying gives a return of ~65.
 
-    Size: a first version twice as large (goal 40 units along the U) was never reached by any
-    arm within the default finetuning budget (8k steps, seed 0; the SAC-pretrained policy's
-    exploratory rollouts came no closer than 8 units), so it compared nothing.
+    Size: small enough that the arms can reach the goal within the default finetuning budget (8k
+    steps); a maze twice as large (goal 40 units along the U) is beyond every arm's exploration in
+    that budget, so all of them fail alike and the comparison says nothing.
 
     :param goal_sigma: width of the reward bump (> 0, default 2).
     :param action_cost: see :class:`PointMassEnv`.

@@ -72,7 +72,7 @@ def _make_experiment_manager(base: type[Any]) -> type:
                 self.deterministic_eval = False
 
         def read_hyperparameters(self):
-            # rl-zoo3 tests `if ... and self.trial_id:`, so `--trial-id 0` was silently ignored.
+            # rl-zoo3 tests `if ... and self.trial_id:`, which would silently ignore `--trial-id 0`.
             if self.trial_id == 0 and self.storage and self.study_name:
                 print("Loading from Optuna study...")
                 study_hyperparams = self.load_trial(self.storage, self.study_name, 0)

@@ -57,7 +57,7 @@ COMMON_KWARGS: dict[str, Any] = dict(
     gamma=0.99,
     tau=0.01,
     # Two gradient steps every 4 env steps: half SB3's update-to-data ratio, with half as
-    # many ``train()`` calls; compute is the bottleneck on a 2-core machine.
+    # many ``train()`` calls, since gradient steps are most of an experiment's compute.
     train_freq=4,
     gradient_steps=2,
 )
@@ -66,10 +66,9 @@ NET_ARCH = [64, 64]
 #: Gaussian policy commit to one heading like DDPG (heading spread 0.00), 0.5 -> 0.27, 1.0 -> 0.44.
 SAC_PRETRAIN_ENT_COEF = 1.0
 #: Finetuning: annealed log-linearly 0.1 -> 0.001 (the paper's anneal), i.e. starting at a tenth
-#: of the per-step reward scale (<= 1 in both finetune envs). Starting at the pretraining alpha = 1
-#: (``loglin_1.0_0.01``) made every SAC-pretrained U-maze run collapse to standing still (the
-#: entropy bonus is as large as the whole goal bump; 0/3 seeds reached the threshold); with 0.1,
-#: 1/5 does and the hallway gets faster (see docs/finetune.md).
+#: of the per-step reward scale (<= 1 in both finetune envs), so that the entropy bonus stays below
+#: the goal's reward: at the pretraining alpha = 1 the bonus is as large as the whole goal bump and
+#: a SAC-pretrained U-maze policy does best by standing still (see docs/finetune.md).
 SAC_FINETUNE_ENT_COEF = "loglin_0.1_0.001"
 #: Std of the Gaussian action noise of the ``ddpg_gauss`` arms (this module's first baseline).
 DDPG_NOISE_STD = 0.1

@@ -64,7 +64,7 @@ PATH_FRACTIONS = (0.3, 0.5, 0.7)
 HALF_WIDTHS = (0.5, 1.0, 2.0)
 OBSTACLE_DEPTH = 1.0
 
-#: The second family, the earlier protocol: pushes of the velocity (probability ``PUSH_PROB`` per
+#: The second family, disturbances that do not depend on the learned path: pushes of the velocity (probability ``PUSH_PROB`` per
 #: step, norm = strength, max speed 1) and Gaussian noise on the actions (std in half ranges).
 PUSH_PROB = 0.1
 PUSH_STRENGTHS = (0.0, 0.5, 1.0)
