@@ -251,3 +251,19 @@ def test_bad_inputs_name_the_parameter():
         compose([])
     with pytest.raises(TypeError, match="SoftSolution"):
         compose([s1, np.zeros((5, 3))])
+
+
+def test_tasks_with_rewards_in_different_forms():
+    # r(s, a) for one task and r(s, a, s') for the other: combined at the transitions' non-zeros.
+    rng = np.random.default_rng(9)
+    m1, m2 = _goal_reaching(rng)
+    # deterministic dynamics: r(s, a) = E_{s'} r(s, a, s') is the same task
+    m1_sa = m1.with_rewards(m1.r_sa)
+    gap = composition_gap([m1_sa, m2], 0.5, mode="or")
+    assert gap.max_q_gap < EXACT
+    P, R, p0 = random_mdp(rng, S=5, A=2)
+    R2 = rng.normal(size=(5, 2, 5))
+    a, b = TabularMDP(P, R, p0), TabularMDP(P, R2, p0)
+    mixed = composition_gap([a, b], 0.7, gamma=0.9, horizon=None)
+    dense = soft_value_iteration(TabularMDP(P, 0.5 * R[:, :, None] + 0.5 * R2, p0), 0.7, gamma=0.9, horizon=None)
+    np.testing.assert_allclose(mixed.optimal.q, dense.q, atol=EXACT)

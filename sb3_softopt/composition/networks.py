@@ -138,10 +138,12 @@ class ComposedQNetwork(QNetwork):
         extractor = ConcatExtractor(observation_space, specs)
         # QNetwork's own __init__ would build one MLP on all features: skip it, keep its attributes.
         BasePolicy.__init__(self, observation_space, action_space, features_extractor=extractor, normalize_images=normalize_images)
-        self.net_arch = [list(s["net_arch"]) for s in specs]
+        # QNetwork's attributes (one architecture: the first constituent's; all of them are in ``specs``)
+        self.net_arch = list(specs[0]["net_arch"])
         self.activation_fn = specs[0]["activation_fn"]
         self.features_dim = extractor.features_dim
-        self.q_net = ComposedHead(specs, extractor.feature_dims, int(action_space.n), 0, weights, mode, alpha)
+        # QNetwork declares an nn.Sequential; any module mapping features to Q(s, .) serves its forward.
+        self.q_net = ComposedHead(specs, extractor.feature_dims, int(action_space.n), 0, weights, mode, alpha)  # type: ignore[assignment]
 
 
 class ComposedContinuousCritic(ContinuousCritic):

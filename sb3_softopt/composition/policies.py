@@ -85,7 +85,7 @@ class ComposedSoftDQNPolicy(_ComposedMixin, SoftDQNPolicy):
         self._set_composition(constituents, weights, mode, composition_alpha)
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
-    def make_q_net(self) -> ComposedQNetwork:  # type: ignore[override]
+    def make_q_net(self) -> ComposedQNetwork:
         return ComposedQNetwork(
             self.observation_space,
             self.action_space,  # type: ignore[arg-type]
@@ -151,7 +151,9 @@ class ComposedSQLPolicy(_ComposedActorCritic, SQLPolicy):
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
     def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> ComposedContinuousCritic:
-        return ComposedContinuousCritic(self.observation_space, self.action_space, **self._composed_critic_kwargs()).to(self.device)
+        return ComposedContinuousCritic(
+            self.observation_space, self.action_space, **self._composed_critic_kwargs()  # type: ignore[arg-type]
+        ).to(self.device)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
@@ -191,7 +193,9 @@ class ComposedSACPolicy(_ComposedActorCritic, SACPolicy):
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
     def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> ComposedContinuousCritic:
-        return ComposedContinuousCritic(self.observation_space, self.action_space, **self._composed_critic_kwargs()).to(self.device)
+        return ComposedContinuousCritic(
+            self.observation_space, self.action_space, **self._composed_critic_kwargs()  # type: ignore[arg-type]
+        ).to(self.device)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
@@ -231,7 +235,9 @@ class ComposedDiscreteSACPolicy(_ComposedActorCritic, DiscreteSACPolicy):
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
     def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> ComposedDiscreteCritic:  # type: ignore[override]
-        return ComposedDiscreteCritic(self.observation_space, self.action_space, **self._composed_critic_kwargs()).to(self.device)
+        return ComposedDiscreteCritic(
+            self.observation_space, self.action_space, **self._composed_critic_kwargs()  # type: ignore[arg-type]
+        ).to(self.device)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()

@@ -86,6 +86,7 @@ def fit_composed_policy(model: Any, observations: Any, gradient_steps: int, batc
         # torch's generator, seeded by SB3's set_random_seed: reproducible under the model's seed
         idx = th.randint(obs_all.shape[0], (min(batch_size, obs_all.shape[0]),)).numpy()
         obs = obs_as_tensor(obs_all[idx], model.device)
+        assert isinstance(obs, th.Tensor)  # a Dict observation would have failed the shape check
         if isinstance(model, SQL):
             loss = model.sampler_loss(obs, alpha)[0]
         else:

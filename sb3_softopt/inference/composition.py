@@ -131,15 +131,15 @@ def compose(solutions: Sequence[SoftSolution], weights: Any = None, mode: str = 
     return ComposedSolution(q, v, log_pi, ref.alpha, ref.gamma, ref.horizon, w, mode)
 
 
-def _into_terminal(mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray | None]:
+def _into_terminal(mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray]:
     """Masks of the rewards paid on entering an absorbing terminal state: ``(S, A)`` rows whose every
     successor is terminal, and the transition-reward non-zeros whose ``s'`` is terminal."""
     S, A = mdp.n_states, mdp.n_actions
-    term = np.zeros(S, dtype=bool) if mdp.terminal_states is None else mdp.terminal_states
+    term: np.ndarray = np.zeros(S, dtype=bool) if mdp.terminal_states is None else mdp.terminal_states
     to_term = term[mdp.P.indices]
     nonterm_count = np.bincount(mdp.rows_nz, weights=~to_term, minlength=S * A)
     rows = (nonterm_count == 0).reshape(S, A) & ~term[:, None]
-    return rows, (to_term if mdp.has_transition_rewards else None)
+    return rows, to_term
 
 
 def combined_task(tasks: Sequence[TabularMDP], weights: Any = None, mode: str = "and", alpha: float | None = None) -> TabularMDP:
