@@ -196,6 +196,8 @@ class FiniteTransitionsMixin:
     Put it before the SB3 base class: ``class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN)``.
     """
 
+    num_timesteps: int  # the algorithm's, declared for the type checker
+
     def _store_transition(
         self,
         replay_buffer: Any,
@@ -221,8 +223,6 @@ def check_finite_rollout(
     """Check the filled part of an on-policy rollout buffer (axes: step, env).
 
     :param algo: the algorithm's name, for the message
-    num_timesteps: int  # the algorithm's, declared for the type checker
-
     :param rewards: the buffer's rewards, shape (n_steps, n_envs)
     :param observations: the buffer's observations (array or dict), shape (n_steps, n_envs, ...)
     :param n_filled: how many steps of the buffer hold data
