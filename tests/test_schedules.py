@@ -90,12 +90,16 @@ def test_parse_target_entropy():
 def test_objects_pickled_under_the_former_names_still_load():
     import pickle
 
-    from sb3_softopt.common.schedules import Constant, Linear, LogLinear
+    from sb3_softopt.common.schedules import Constant, FromCallable, Linear, LogLinear
 
     for obj, old in ((Constant(2.0), b"ConstantSchedule"), (Linear(1.0, 0.5), b"LinearSchedule"), (LogLinear(1.0, 0.1), b"LogLinearSchedule")):
         data = pickle.dumps(obj, protocol=0).replace(b"\n" + type(obj).__name__.encode() + b"\n", b"\n" + old + b"\n")
         assert old in data
         assert pickle.loads(data) == obj
+    # FromCallable has no __eq__: compare what the loaded schedule computes
+    data = pickle.dumps(FromCallable(abs), protocol=0).replace(b"\nFromCallable\n", b"\nCallableSchedule\n")
+    assert b"CallableSchedule" in data
+    assert pickle.loads(data)(-0.25) == 0.25
 
 
 def test_temperature_step_is_sb3_sac_loss_and_moves_alpha_against_the_entropy_gap():
