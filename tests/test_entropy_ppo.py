@@ -389,7 +389,7 @@ class SmallTabularMDP(gym.Env):
         return self.s, r, self.s == self.TERMINAL, False, {}
 
 
-@pytest.mark.slow
+# a cheap strong oracle (about 10 s): runs by default
 def test_tabular_mdp_policy_approaches_soft_value_iteration():
     from sb3_softopt.inference import TabularMDP, soft_value_iteration
 

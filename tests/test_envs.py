@@ -534,8 +534,7 @@ def test_actions_at_the_bounds_accepted():
     env.step(np.array(4))
 
 
-# ------------------------------------------------------------------------------ slow: DDPG
-@pytest.mark.slow
+# ------------------------------------------------------------------------------ DDPG (about 19 s: a cheap strong oracle, runs by default)
 def test_ddpg_commits_to_one_peak_with_shipped_config():
     """The zoo_configs/ddpg.yml entry makes DDPG's deterministic action land on a peak."""
     from pathlib import Path

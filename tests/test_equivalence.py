@@ -103,19 +103,55 @@ def _initial_kl_by_hand(algo: str, ref) -> float:
     return float(ref.weights @ np.sum(pi_star * (ref.log_policy - log_q), axis=1))
 
 
+#: Training budget and bounds of the convergence oracle (see _convergence_failures).
+EQ_STEPS, EQ_FRACTION, EQ_SOFTDQN_KL = 2500, 0.25, 0.05
+
+
+def _convergence_failures(s) -> list[str]:
+    """Both agents end at most a quarter of their initial KL(pi* || pi) from the exact soft-optimal
+    policy, and SoftDQN below 0.05 nats (the experiment's convergence threshold).
+
+    The budget is 2500 steps because SoftDQN's KL is not monotone: its first updates from a small
+    replay buffer overshoot (the KL peaks at 1.3-2.7 nats near step 1000) before it falls. At 1500
+    steps it was still coming down: "below half the initial KL" held on 12 of seeds 0-15. At 2500
+    steps, on seeds 0-15, SoftDQN's KL is 0.002-0.036 nats (at most 8% of the initial 0.27-0.49),
+    so both bounds hold with a margin while still requiring convergence, not just progress."""
+    failures = []
+    for algo in ("SoftDQN", "EntropyPPO"):
+        first, last = s["initial_kl"][algo], s["final_kl"][algo]
+        if not last <= EQ_FRACTION * first:
+            failures.append(f"{algo}: KL {first:.3f} -> {last:.3f}, not below {EQ_FRACTION} x the initial")
+    if not s["final_kl"]["SoftDQN"] <= EQ_SOFTDQN_KL:
+        failures.append(f"SoftDQN: final KL {s['final_kl']['SoftDQN']:.3f} > {EQ_SOFTDQN_KL}")
+    return failures
+
+
 def test_both_agents_move_toward_the_exact_policy(tmp_out, ref):
-    s = run(tmp_out, total_timesteps=1500, eval_freq=250, progress=False)
+    s = run(tmp_out, total_timesteps=EQ_STEPS, eval_freq=250, progress=False)
     for algo in ("SoftDQN", "EntropyPPO"):
         c = s["curves"][algo]
-        assert c["steps"][0] == 0 and c["steps"][-1] >= 1500  # PPO rounds up to whole rollouts
+        assert c["steps"][0] == 0 and c["steps"][-1] >= EQ_STEPS  # PPO rounds up to whole rollouts
         # The first point is the untrained agent's KL to the exact policy: rebuild that agent (same
         # seed, same initial weights) and compute KL(pi* || pi_0) from its network by hand.
         assert c["kl"][0] == pytest.approx(_initial_kl_by_hand(algo, ref), rel=1e-5)
         assert c["kl"][0] > 0
-        assert s["final_kl"][algo] < 0.5 * s["initial_kl"][algo], (algo, c["kl"])
+    assert not _convergence_failures(s), (_convergence_failures(s), s["curves"])
     assert (tmp_out / "equivalence_kl.png").stat().st_size > 0
     saved = json.loads((tmp_out / "equivalence.json").read_text())
     assert saved["alpha"] == ALPHA and saved["gamma"] == GAMMA and saved["kl_threshold"] == 0.05
+
+
+@pytest.mark.slow
+def test_convergence_oracle_seed_sweep(tmp_path, record_property):
+    """The convergence oracle on seeds 0-15: it must hold on at least 15 (reports the pass count)."""
+    failures = {}
+    for seed in range(16):
+        s = run(tmp_path / str(seed), seed=seed, total_timesteps=EQ_STEPS, eval_freq=250, progress=False)
+        failures[seed] = _convergence_failures(s)
+    passed = sum(not f for f in failures.values())
+    record_property("passed_seeds", passed)
+    print(f"equivalence convergence oracle: {passed}/16 seeds pass; failures: { {k: f for k, f in failures.items() if f} }")
+    assert passed >= 15, failures
 
 
 def test_visit_weights_equal_a_hand_propagation(ref):

@@ -420,6 +420,24 @@ def test_reaching_two_cones():
     np.testing.assert_allclose(fb.marginals.sum(axis=1), 1.0, atol=1e-12)
 
 
+def test_marginal_entropy_closed_forms():
+    """Entropy in nats of each row (time step) of a (T, S) array: uniform over S states -> log S,
+    a point mass -> 0, uniform over k of the S states -> log k, and a two-point (p, 1 - p) row ->
+    the binary entropy written out."""
+    S = 6
+    p = 0.2
+    rows = np.zeros((5, S))
+    rows[0] = 1.0 / S
+    rows[1, 4] = 1.0
+    rows[2, :3] = 1.0 / 3
+    rows[3, [0, 5]] = [p, 1 - p]
+    rows[4, 0] = 1.0
+    h = marginal_entropy(rows)
+    assert h.shape == (5,)
+    binary = -(p * math.log(p) + (1 - p) * math.log(1 - p))
+    np.testing.assert_allclose(h, [math.log(S), 0.0, math.log(3), binary, 0.0], atol=1e-12)
+
+
 def test_reaching_slip_exact_differs_from_variational():
     mdp = TabularMDP.from_env(gym.make("ReachingGridworld-v0", p_slip=0.2))
     ex, va = exact_inference(mdp, 1.0), soft_value_iteration(mdp, 1.0)

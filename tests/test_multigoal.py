@@ -40,6 +40,16 @@ def test_quick_cli_end_to_end(tmp_out, capsys):
     summary = json.loads((tmp_out / "multigoal.json").read_text())
     assert set(summary["arms"]) == {"sql (stochastic)", "ddpg (deterministic)", "ddpg (deterministic + N(0, 0.3^2))"}
     assert (tmp_out / "multigoal.png").stat().st_size > 0
+    # The summary agrees with the table: goals reached = goals with a positive count, reach
+    # fraction = rollouts that reached one.
+    for arm in summary["arms"].values():
+        for counts, n_goals in zip(arm["goal_counts_per_seed"], arm["goals_reached_per_seed"], strict=True):
+            assert n_goals == sum(c > 0 for c in counts)
+        assert arm["mean_reach_fraction"] == pytest.approx(sum(map(sum, arm["goal_counts_per_seed"])) / summary["n_rollouts"])
+    # What 600 steps already show (seeds 0-2: SQL's sampled rollouts reach all 4 goals, 27-30% of
+    # them a goal at all): the stochastic SQL policy is not committed to one goal.
+    sql = summary["arms"]["sql (stochastic)"]
+    assert sql["goals_reached_per_seed"][0] >= 2 and sql["mean_reach_fraction"] >= 0.1, sql
 
 
 @pytest.mark.slow

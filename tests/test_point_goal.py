@@ -58,6 +58,34 @@ def test_reaching_the_goal_is_a_success_that_does_not_end_the_episode():
     assert flags.index(True) == 13 and all(flags[13:]) and env.unwrapped.state[0] > 13.0
 
 
+def test_action_cost_at_the_default_weight():
+    """The robustness experiment uses the registered default, action_cost = 0.05: each step's reward
+    is the progress (plus the goal bonus) minus 0.05 ||a||^2, ``a`` clipped to the box; a zero
+    action costs nothing. Checked against the same trajectory with action_cost = 0."""
+    costly, free = gym.make("PointGoal-v0"), gym.make("PointGoal-v0", action_cost=0.0)
+    assert costly.unwrapped.action_cost == 0.05
+    costly.reset(seed=1)
+    free.reset(seed=1)
+    rng = np.random.default_rng(0)
+    actions = [np.zeros(2, np.float32), np.array([0.6, -0.8], np.float32), np.array([3.0, 0.0], np.float32)]
+    actions += list(rng.uniform(-1.5, 1.5, size=(40, 2)).astype(np.float32))
+    total_cost = 0.0
+    for a in actions:
+        o1, r1, *_ = costly.step(a)
+        o2, r2, *_ = free.step(a)
+        assert np.array_equal(o1, o2)  # the cost changes the reward, not the dynamics
+        clipped = np.clip(a.astype(np.float64), -1, 1)
+        cost = 0.05 * float(clipped @ clipped)
+        assert r1 == pytest.approx(r2 - cost, abs=1e-12)
+        total_cost += cost
+    assert total_cost > 0.5
+    # the zero action and the unit action [0.6, -0.8] (cost exactly 0.05) by name
+    costly.reset(seed=1)
+    free.reset(seed=1)
+    assert costly.step(actions[0])[1] == free.step(actions[0])[1]
+    assert costly.step(actions[1])[1] == pytest.approx(free.step(actions[1])[1] - 0.05, abs=1e-7)  # float32 action
+
+
 def test_an_obstacle_on_the_path_stops_a_straight_push_and_a_sidestep_passes_it():
     env = gym.make("PointGoal-v0", obstacles=[(5, -1, 7, 1)], start_noise=0.0)
     obs, _, t, term, info = _run(env, lambda o: RIGHT)

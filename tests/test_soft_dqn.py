@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(policy_kwargs=dict(net_arch=[32]), buffer_size=5_000, batch_size=64)
 
 
-def _zoo_model(env_id: str, **overrides):
+def _zoo_model(env_id: str, seed: int = 0, **overrides):
     """A model built from the shipped ``zoo_configs/soft_dqn.yml`` entry (so the tests check the shipped configs)."""
     with open(ROOT / "zoo_configs" / "soft_dqn.yml") as f:
         params = dict(yaml.safe_load(f)[env_id])
@@ -35,7 +35,7 @@ def _zoo_model(env_id: str, **overrides):
     if isinstance(params.get("policy_kwargs"), str):
         params["policy_kwargs"] = eval(params["policy_kwargs"])  # the zoo's own convention
     params.update(overrides)
-    return SoftDQN(policy, env, seed=0, **params), env, n_timesteps
+    return SoftDQN(policy, env, seed=seed, **params), env, n_timesteps
 
 
 def _filled_model(ent_coef=0.5, seed=0, **kwargs) -> SoftDQN:
@@ -72,7 +72,11 @@ def test_soft_value_helpers_are_exact_and_finite():
 
 def test_target_matches_hand_computation():
     model = _filled_model()
+    # Online and target nets start equal: perturb the online one, so that a target computed from the
+    # online network (instead of the target network) cannot match the reference below.
+    _perturb(model.q_net)
     data = _batch(model)
+    assert not th.allclose(model.q_net(data.next_observations), model.q_net_target(data.next_observations), atol=1e-2)
     alpha, gamma = 0.7, model.gamma
     target, next_v = model.compute_target_q(data, alpha)
     q_next = model.q_net_target(data.next_observations).detach().double().numpy()
@@ -81,6 +85,32 @@ def test_target_matches_hand_computation():
     np.testing.assert_allclose(next_v.double().numpy(), v_ref, rtol=1e-5)
     np.testing.assert_allclose(target.double().numpy(), y_ref, rtol=1e-5)
     assert data.dones.sum() > 0  # the batch exercises the (1 - done) mask
+
+
+def test_n_step_target_hand_computation():
+    """n_steps > 1: SB3's NStepReplayBuffer returns the discounted n-step reward sum, the discount
+    gamma^k of the bootstrap (k <= n: fewer steps when the episode ended) and ``done``; the target is
+    ``r_n + gamma^k (1 - done) V_targ(s_{t+k})``: no bootstrap past a termination."""
+    model = _filled_model(n_steps=3)
+    _perturb(model.q_net)  # online != target (the target network's soft value is the bootstrap)
+    data = _batch(model)
+    gamma, alpha = model.gamma, 0.7
+    assert data.discounts is not None
+    np.testing.assert_allclose(np.sort(data.discounts.unique().numpy()), [gamma**3, gamma**2, gamma], rtol=1e-6)
+    assert data.dones.sum() > 0 and (data.dones == 0).sum() > 0  # both branches of (1 - done) occur
+    q_next = model.q_net_target(data.next_observations).detach().double()
+    v_ref = alpha * th.logsumexp(q_next / alpha, dim=1, keepdim=True)
+    y_ref = data.rewards.double() + data.discounts.double() * (1 - data.dones.double()) * v_ref
+    target, next_v = model.compute_target_q(data, alpha)
+    assert th.allclose(next_v.double(), v_ref, rtol=1e-5, atol=1e-5)
+    assert th.allclose(target.double(), y_ref, rtol=1e-5, atol=1e-5)
+    # on terminated samples the target is the n-step reward sum alone
+    done = data.dones[:, 0].bool()
+    assert th.allclose(target[done], data.rewards[done])
+    # one update runs through train() with the n-step buffer
+    model.learning_starts = 0
+    model.learn(10, reset_num_timesteps=False)
+    assert model._n_updates > 0
 
 
 def test_target_tends_to_dqn_max_as_alpha_goes_to_zero():
@@ -216,10 +246,19 @@ def test_auto_temperature_tracks_target_entropy():
     assert float(model.policy.ent_coef) == pytest.approx(model.current_ent_coef())
 
 
-def test_gridworld_matches_soft_value_iteration():
+#: The gridworld oracle's bounds (see _gridworld_check). Measured on seeds 0-15 (the slow sweep
+#: below): well-visited states within 0.016, visitation-weighted error <= 0.0004, every visited state
+#: within 0.25; the old bound (every visited state within 0.05) held on 9 of the 16 seeds.
+GRID_WELL_VISITED = 20  # transitions from a state (0.4% of the 5000) for it to count as well visited
+GRID_REL_WELL, GRID_REL_WEIGHTED, GRID_REL_ANY, GRID_MIN_WELL = 0.05, 0.01, 0.5, 9
+
+
+def _gridworld_errors(seed: int) -> dict:
+    """Train the shipped ReachingGridworld-v0 entry (5000 steps) with ``seed``; relative errors of
+    Q against exact soft value iteration per (state, action), and the replay buffer's counts."""
     from sb3_softopt.inference import TabularMDP, soft_value_iteration
 
-    model, env, n_timesteps = _zoo_model("ReachingGridworld-v0")
+    model, env, n_timesteps = _zoo_model("ReachingGridworld-v0", seed=seed)
     base = env.unwrapped
     alpha, gamma = model.current_ent_coef(), model.gamma
     assert (base.width, base.height, base.horizon, base.terminate_at_goal) == (5, 3, None, True)
@@ -228,14 +267,61 @@ def test_gridworld_matches_soft_value_iteration():
     mdp = TabularMDP.from_env(env, horizon=None, terminal_states=terminal)
     ref = soft_value_iteration(mdp, alpha=alpha, gamma=gamma, horizon=None)
     model.learn(n_timesteps)
-    n_states = base.observation_space.n
-    visited = np.unique(model.replay_buffer.observations[: model.replay_buffer.size()].reshape(-1).astype(int))
-    visited = visited[visited != base.goal]
-    assert len(visited) >= n_states - 3
-    q = model.q_net(th.tensor(visited)).detach().numpy()
-    q_ref = ref.q[visited]
-    rel = np.abs(q - q_ref) / np.abs(q_ref)
-    assert rel.max() < 0.05, (rel.max(), q, q_ref)
+    size = model.replay_buffer.size()
+    obs = model.replay_buffer.observations[:size].reshape(-1).astype(int)
+    act = model.replay_buffer.actions[:size].reshape(-1).astype(int)
+    counts = np.zeros(ref.q.shape, dtype=int)
+    np.add.at(counts, (obs, act), 1)
+    counts[base.goal] = 0  # terminal: its Q is never a target
+    q = model.q_net(th.arange(ref.q.shape[0])).detach().numpy()
+    return dict(rel=np.abs(q - ref.q) / np.abs(ref.q), counts=counts)
+
+
+def _gridworld_check(errors: dict) -> list[str]:
+    """The oracle's bounds; returns the ones that fail (empty: pass).
+
+    A state's Q-values are only as good as its data: a state the soft policy seldom enters (a few
+    of the 5000 transitions) has actions that were never tried there, whose Q is the network's
+    extrapolation, and through the soft value (a log-sum-exp over all actions) that error reaches
+    its neighbours. So the tight bound is on the states with >= 20 transitions, the error weighted
+    by how often the agent acts in each (state, action) is bounded tightly too, and every visited
+    state gets a loose bound:
+
+    * every well-visited state (>= 20 transitions), all its actions: relative error < 0.05, and at
+      least 9 of the 14 non-goal states are well visited;
+    * the relative error averaged with the replay buffer's (state, action) frequencies < 0.01;
+    * every visited state, all actions: relative error < 0.5.
+    """
+    rel, counts = errors["rel"], errors["counts"]
+    per_state = counts.sum(axis=1)
+    well, visited = per_state >= GRID_WELL_VISITED, per_state > 0
+    failures = []
+    if well.sum() < GRID_MIN_WELL:
+        failures.append(f"only {well.sum()} well-visited states")
+    if rel[well].max() >= GRID_REL_WELL:
+        failures.append(f"well-visited states: max relative error {rel[well].max():.3f}")
+    weighted = float((counts * rel).sum() / counts.sum())
+    if weighted >= GRID_REL_WEIGHTED:
+        failures.append(f"visitation-weighted relative error {weighted:.4f}")
+    if rel[visited].max() >= GRID_REL_ANY:
+        failures.append(f"visited states: max relative error {rel[visited].max():.3f}")
+    return failures
+
+
+def test_gridworld_matches_soft_value_iteration():
+    errors = _gridworld_errors(seed=0)
+    assert (errors["counts"].sum(axis=1) > 0).sum() >= 12  # the soft policy explores most of the 14 states
+    assert not _gridworld_check(errors), (_gridworld_check(errors), errors)
+
+
+@pytest.mark.slow
+def test_gridworld_oracle_seed_sweep(record_property):
+    """The gridworld oracle on seeds 0-15: it must hold on at least 15 (reports the pass count)."""
+    failures = {seed: _gridworld_check(_gridworld_errors(seed)) for seed in range(16)}
+    passed = sum(not f for f in failures.values())
+    record_property("passed_seeds", passed)
+    print(f"gridworld vs soft value iteration: {passed}/16 seeds pass; failures: { {s: f for s, f in failures.items() if f} }")
+    assert passed >= 15, failures
 
 
 def test_lottery_large_rewards_stay_finite_and_policy_does_not_buy():

@@ -75,6 +75,52 @@ def test_rbf_kernel_median_heuristic_and_gradient():
         rbf_kernel(th.zeros(1, 1, 2), same)
 
 
+def _svgd_by_hand(fixed, updated, grad_log_p, h_min=1e-3):
+    """The SVGD direction written out (Liu & Wang 2016, eq. 8), in float64 loops, independently of
+    the library: for each batch index b and updated particle y_i,
+
+        phi(y_i) = 1/Kx sum_j [k(x_j, y_i) grad log p(x_j) + grad_{x_j} k(x_j, y_i)],
+        k(x, y) = exp(-||x - y||^2 / h),  grad_x k(x, y) = -2 (x - y) / h * k(x, y),
+
+    with h = median of the Kx * Ky squared distances / log Kx (softlearning's median: the
+    (n // 2 + 1)-th largest), floored at h_min."""
+    x, y, g = (np.asarray(t.detach(), dtype=np.float64) for t in (fixed, updated, grad_log_p))
+    B, Kx, d = x.shape
+    Ky = y.shape[1]
+    phi = np.zeros((B, Ky, d))
+    hs = np.zeros(B)
+    for b in range(B):
+        d2 = sorted(float(np.sum((x[b, j] - y[b, i]) ** 2)) for j in range(Kx) for i in range(Ky))
+        h = max(d2[::-1][len(d2) // 2] / math.log(Kx), h_min)
+        hs[b] = h
+        for i in range(Ky):
+            total = np.zeros(d)
+            for j in range(Kx):
+                k = math.exp(-float(np.sum((x[b, j] - y[b, i]) ** 2)) / h)
+                total += k * g[b, j] - 2.0 * (x[b, j] - y[b, i]) / h * k
+            phi[b, i] = total / Kx
+    return phi, hs
+
+
+def test_svgd_direction_equals_the_formula_written_out():
+    gen = th.Generator().manual_seed(3)
+    for B, Kx, Ky, d in ((2, 5, 3, 2), (1, 4, 4, 1), (3, 6, 2, 3)):
+        x = th.randn(B, Kx, d, generator=gen, dtype=th.float64)
+        y = th.randn(B, Ky, d, generator=gen, dtype=th.float64)
+        g = th.randn(B, Kx, d, generator=gen, dtype=th.float64)
+        phi, h = svgd_direction(x, y, g)
+        phi_ref, h_ref = _svgd_by_hand(x, y, g)
+        np.testing.assert_allclose(h.numpy(), h_ref, rtol=1e-12)
+        np.testing.assert_allclose(phi.numpy(), phi_ref, rtol=1e-10, atol=1e-12)
+    # the bandwidth floor: particles 1e-3 apart
+    x = 1e-3 * th.randn(1, 4, 2, generator=gen, dtype=th.float64)
+    g = th.randn(1, 4, 2, generator=gen, dtype=th.float64)
+    phi, h = svgd_direction(x, x, g)
+    phi_ref, h_ref = _svgd_by_hand(x, x, g)
+    assert h.item() == h_ref[0] == 1e-3
+    np.testing.assert_allclose(phi.numpy(), phi_ref, rtol=1e-10, atol=1e-12)
+
+
 def test_svgd_direction_moves_particles_to_the_target():
     """Plain particle SVGD with our direction converges to a known bimodal density."""
     log_p = gaussian_mixture([[-0.4], [0.4]], 0.2)
@@ -98,6 +144,48 @@ def test_svgd_sampler_matches_a_bimodal_density_in_1d():
     # 64 fixed / 64 updated particles in 16 groups (docs/sql.md: 0.030-0.035 over seeds 0-2)
     actor = fit_sampler(log_p, 1, steps=2500, seed=0, n_particles=128, batch_size=16)
     assert histogram_tv(sampler_draws(actor), log_p, n_bins=20) <= 0.05
+
+
+def test_histogram_tv_against_independent_references():
+    """histogram_tv against values computed without it, on known pairs of distributions."""
+    # 1. Closed form. Samples uniform on [-1, 1] (exact quantiles: equal counts per bin) vs the
+    # density (1 + a) / 2. Bin k (width w, midpoint m_k) has mass w/2 + m_k w/2 under the density
+    # and w/2 in the sample, so TV = 1/2 sum_k |m_k| w / 2 = 1/4 for any even number of bins
+    # (and the continuous TV, 1/2 int |a| / 2 da, is 1/4 too).
+    n = 40_000
+    uniform = ((np.arange(n) + 0.5) / n * 2 - 1)[:, None]
+    for n_bins in (10, 20):
+        assert histogram_tv(uniform, lambda a: th.log1p(a[..., 0]), n_bins) == pytest.approx(0.25, abs=1e-9)
+    # the same density against itself, up to sampling by exact quantiles: a = 2 sqrt(u) - 1
+    tri = (2 * np.sqrt((np.arange(n) + 0.5) / n) - 1)[:, None]
+    assert histogram_tv(tri, lambda a: th.log1p(a[..., 0]), 20) < 1e-3
+    # 2. A point mass against the uniform density in 2-D: TV = 1 - 1/n_bins^2 (one bin holds it all).
+    point = np.tile([[0.33, -0.71]], (500, 1))
+    assert histogram_tv(point, lambda a: th.zeros(a.shape[:-1]), 10) == pytest.approx(0.99, abs=1e-9)
+    # Neighbouring bins share nothing: samples at 0.9 (last of 10 bins) vs a narrow bump at 0.7 (the
+    # bin before): TV = 1; and the sample against the bump moved into its own bin: TV = 0.
+    edge = np.full((500, 1), 0.9)
+    assert histogram_tv(edge, gaussian_mixture([[0.7]], 0.01), 10) == pytest.approx(1.0, abs=1e-9)
+    assert histogram_tv(edge, gaussian_mixture([[0.9]], 0.01), 10) == pytest.approx(0.0, abs=1e-9)
+    # 3. Two Gaussians truncated to the box, reference bin masses from scipy's normal cdf, the
+    # sample's histogram from np.histogramdd; 1-D and a 2-D product density.
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(0)
+    for d, n_bins in ((1, 20), (2, 8)):
+        draws = rng.normal(0.2, 0.3, size=(200_000, d))
+        draws = draws[(np.abs(draws) < 1).all(axis=1)]
+        mu, sigma = -0.1, 0.25
+        edges = np.linspace(-1, 1, n_bins + 1)
+        cdf = np.diff(norm.cdf(edges, mu, sigma))
+        target = cdf / cdf.sum()
+        for _ in range(d - 1):
+            target = np.multiply.outer(target, cdf / cdf.sum())
+        empirical, _ = np.histogramdd(draws, bins=[edges] * d)
+        expected = 0.5 * np.abs(empirical / len(draws) - target).sum()
+        got = histogram_tv(draws, gaussian_mixture([[mu] * d], sigma), n_bins)
+        assert 0.2 < expected < 0.9
+        assert got == pytest.approx(expected, abs=2e-3), (d, got, expected)
 
 
 @pytest.mark.slow
@@ -156,7 +244,7 @@ def test_sampler_gradient_follows_the_svgd_direction():
         a = th.tanh(x) if space == "pre_tanh" else x
         q = sb3_softopt.sql.policies.particle_q_values(model.critic, obs, a)
         (grad,) = th.autograd.grad((q + th.log(1 - a**2 + 1e-6).sum(-1)).sum(), x)
-        phi, _ = svgd_direction(fixed, before, grad)
+        phi = th.as_tensor(_svgd_by_hand(fixed, before, grad)[0], dtype=th.float32)  # not the library's svgd_direction
         model.actor.optimizer.zero_grad()
         loss.backward()
         with th.no_grad():

@@ -564,7 +564,7 @@ def test_two_workers_share_one_journal_study(tmp_path):
 # --------------------------------------------------------------------------------------
 # packaging
 # --------------------------------------------------------------------------------------
-@pytest.mark.slow
+# a cheap strong oracle (about 4 s): runs by default
 def test_wheel_ships_zoo_configs(tmp_path):
     """A regular (non-editable) install carries zoo_configs/*.yml as sb3_softopt/zoo_configs/."""
     import shutil
