@@ -17,6 +17,7 @@ import sb3_softopt  # noqa: F401  registers the envs
 from sb3_softopt import SAC
 from sb3_softopt.common.temperature import DEFAULT_TARGET_ENTROPY_RATIO
 from sb3_softopt.sac import DiscreteCnnPolicy, DiscreteMultiInputPolicy, DiscreteSACPolicy
+from sb3_softopt.sac.discrete import clipped_td_loss
 
 SMALL = dict(learning_starts=50, batch_size=32, buffer_size=2_000, policy_kwargs=dict(net_arch=[32, 32]))
 LOG_KEYS = ("train/entropy", "train/target_entropy", "train/entropy_gap", "train/ent_coef", "train/q_values",
@@ -64,6 +65,74 @@ def test_one_gradient_step_matches_hand_computation(ent_coef):
         assert np.sign(moved) == np.sign(target - entropy.mean())
     else:
         assert step.ent_coef_loss is None
+
+
+OPTIONS = [dict(q_target="mean"), dict(q_clip=0.05), dict(entropy_penalty=2.0), dict(critic_ent_coef=0.0),
+           dict(q_target="mean", q_clip=0.05, entropy_penalty=2.0, critic_ent_coef=0.1)]  # fmt: skip
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(o))
+def test_step_options_match_hand_computation(options):
+    """SD-SAC's double-average Q, Q-clip and entropy penalty and the decoupled critic temperature."""
+    model = _filled("auto_0.5", **options)
+    model.learn(200, reset_num_timesteps=False)  # the targets drift away from the critics
+    data = model.replay_buffer.sample(64)
+    before = copy.deepcopy(model.policy)
+    alpha = model.current_ent_coef()
+    step = model._discrete_step(data, model.target_entropy_schedule(1.0))
+
+    combine = np.mean if options.get("q_target") == "mean" else np.min
+    critic_alpha = options.get("critic_ent_coef", alpha)
+    obs, next_obs = data.observations, data.next_observations
+    with th.no_grad():
+        p, logp = (x.numpy() for x in before.actor.action_log_probs(obs))
+        p_next, logp_next = (x.numpy() for x in before.actor.action_log_probs(next_obs))
+        q_next = combine([q.numpy() for q in before.critic_target(next_obs)], axis=0)
+        v_next = (p_next * (q_next - critic_alpha * logp_next)).sum(1)
+        y = data.rewards.numpy()[:, 0] + (1 - data.dones.numpy()[:, 0]) * model.gamma * v_next
+        a = data.actions.numpy()[:, 0].astype(int)
+        rows = np.arange(len(a))
+        losses = []
+        for q, q_targ in zip(before.critic(obs), before.critic_target(obs), strict=True):
+            q, q_targ = q.numpy()[rows, a], q_targ.numpy()[rows, a]
+            loss = (q - y) ** 2
+            if "q_clip" in options:  # per sample, as SD-SAC writes it
+                c = options["q_clip"]
+                loss = np.maximum(loss, (q_targ + np.clip(q - q_targ, -c, c) - y) ** 2)
+            loss = np.mean(loss)
+            losses.append(loss)
+        q_now = combine([q.numpy() for q in model.critic(obs)], axis=0)
+        actor_loss = np.mean((p * (alpha * logp - q_now)).sum(1))
+        if "entropy_penalty" in options:
+            entropy = -(p * logp).sum(1)
+            actor_loss += options["entropy_penalty"] * np.mean((entropy - data.old_entropy.numpy()[:, 0]) ** 2)
+    assert float(step.critic_loss) == pytest.approx(0.5 * sum(losses), rel=1e-4)
+    assert float(step.actor_loss) == pytest.approx(actor_loss, rel=1e-4, abs=1e-5)
+
+
+def test_q_clip_loss_takes_the_larger_squared_error_per_sample():
+    q_old = th.tensor([[0.0], [0.0], [0.0], [0.0]])
+    q = th.tensor([[1.0], [1.0], [-0.2], [0.3]])
+    target = th.tensor([[2.0], [-1.0], [0.5], [0.3]])
+    # clipped to 0.5: (1.5^2 vs 1^2), (1.5^2 vs 2^2); inside the clip: both errors equal
+    expected = (2.25 + 4.0 + 0.49 + 0.0) / 4
+    assert float(clipped_td_loss(q, q_old, target, 0.5)) == pytest.approx(expected)
+    # not the larger of the two batch means (1.2475 and 1.3725 against 1.685)
+    assert expected > max((2.25 + 2.25 + 0.49) / 4, (1 + 4 + 0.49) / 4)
+    # a clip that never binds is the TD loss
+    assert float(clipped_td_loss(q, q_old, target, 10.0)) == pytest.approx(float(((q - target) ** 2).mean()))
+
+
+def test_entropy_penalty_stores_the_acting_policys_entropy():
+    model = SAC("MlpPolicy", make_vec_env("CartPole-v1", n_envs=2, seed=0), entropy_penalty=1.0, learning_starts=10_000, seed=0)
+    model.learn(100)  # no update yet: the acting policy is the current one
+    buffer = model.replay_buffer
+    n = buffer.pos
+    obs = th.tensor(buffer.observations[:n].reshape(2 * n, -1))
+    with th.no_grad():
+        p, logp = model.actor.action_log_probs(obs)
+    np.testing.assert_allclose(buffer.old_entropies[:n].reshape(-1), -(p * logp).sum(1).numpy(), rtol=1e-5)
+    assert float(buffer.old_entropies[:n].min()) > 0.6  # an untrained policy on two actions: close to log 2
 
 
 def test_deterministic_predict_is_the_argmax_and_stochastic_samples_the_policy():
@@ -158,6 +227,11 @@ def test_aliases_resolve_to_discrete_policies():
         (dict(target_entropy="lin_0.5_0.9"), "progress_remaining=0"),
         (dict(use_sde=True), "gSDE"),
         (dict(ent_coef=-1.0), "ent_coef"),
+        (dict(q_target="max"), "q_target must be 'min' or 'mean'"),
+        (dict(q_clip=0.0), "q_clip must be None"),
+        (dict(entropy_penalty=float("nan")), "entropy_penalty must be a finite number >= 0"),
+        (dict(critic_ent_coef=-0.1), "critic_ent_coef must be None"),
+        (dict(entropy_penalty=0.5, n_steps=3), "EntropyReplayBuffer"),
     ],
 )
 def test_bad_arguments_are_refused_at_construction(kwargs, match):
@@ -172,6 +246,11 @@ def test_target_schedule_leaving_the_range_between_checked_points_is_caught_wher
     model = SAC("MlpPolicy", "CartPole-v1", target_entropy=dips, **SMALL)
     with pytest.raises(ValueError, match="target_entropy=-0.2 .*progress_remaining"):
         model.learn(100)
+
+
+def test_discrete_step_options_are_refused_with_box_actions():
+    with pytest.raises(ValueError, match=r"q_target='mean': options of the discrete step"):
+        SAC("MlpPolicy", "Pendulum-v1", q_target="mean")
 
 
 def test_continuous_policy_class_with_discrete_actions_is_refused():

@@ -62,6 +62,30 @@ def check_discount(gamma: Any, name: str = "gamma") -> float:
     return value
 
 
+def check_discrete_sac_options(q_target: Any, q_clip: Any, entropy_penalty: Any, critic_ent_coef: Any) -> list[str]:
+    """Validate discrete SAC's step options; return the names of those not at their defaults.
+
+    :raises ValueError: ``q_target`` not ``"min"``/``"mean"``, ``q_clip`` not ``None`` or a finite
+        number > 0, ``entropy_penalty`` not a finite number >= 0, ``critic_ent_coef`` not ``None``
+        or a finite number >= 0
+    """
+    if q_target not in ("min", "mean"):
+        raise ValueError(f"q_target must be 'min' or 'mean', got {q_target!r}")
+
+    def finite(value: Any) -> float:
+        return float(value) if is_real(value) and math.isfinite(value) else math.nan
+
+    if q_clip is not None and not finite(q_clip) > 0:
+        raise ValueError(f"q_clip must be None (off) or a finite number > 0, got {q_clip!r}")
+    if not finite(entropy_penalty) >= 0:
+        raise ValueError(f"entropy_penalty must be a finite number >= 0 (0: off), got {entropy_penalty!r}")
+    if critic_ent_coef is not None and not finite(critic_ent_coef) >= 0:
+        raise ValueError(f"critic_ent_coef must be None (the actor's alpha) or a finite number >= 0, got {critic_ent_coef!r}")
+    values = {"q_target": q_target, "q_clip": q_clip, "entropy_penalty": entropy_penalty, "critic_ent_coef": critic_ent_coef}
+    defaults = {"q_target": "min", "q_clip": None, "entropy_penalty": 0, "critic_ent_coef": None}
+    return [f"{name}={value!r}" for name, value in values.items() if value != defaults[name]]
+
+
 def max_entropy(action_space: spaces.Space) -> float | None:
     """The entropy (nats) of the uniform policy on a discrete-type space; ``None`` for ``Box``."""
     if isinstance(action_space, spaces.Discrete):

@@ -1,5 +1,7 @@
 """SAC for continuous and discrete actions, with entropy diagnostics and temperature / target-entropy schedules."""
 
+from sb3_softopt.sac.buffers import EntropyReplayBuffer, EntropyReplayBufferSamples
+from sb3_softopt.sac.discrete import clipped_td_loss
 from sb3_softopt.sac.discrete_policies import (
     DiscreteCnnPolicy,
     DiscreteMlpPolicy,
@@ -17,6 +19,9 @@ __all__ = [
     "DiscreteMlpPolicy",
     "DiscreteMultiInputPolicy",
     "DiscreteSACPolicy",
+    "EntropyReplayBuffer",
+    "EntropyReplayBufferSamples",
     "MlpPolicy",
     "MultiInputPolicy",
+    "clipped_td_loss",
 ]

@@ -42,7 +42,7 @@ op, with the two logged quantities read off on the way; the ``Discrete`` step is
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, NamedTuple, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch as th
@@ -75,6 +75,7 @@ from sb3_softopt.common.temperature import (
     temperature_step,
 )
 from sb3_softopt.sac import discrete_policies as dp
+from sb3_softopt.sac.discrete import DiscreteStepMixin, Step
 from sb3_softopt.sac.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
 __all__ = ["DEFAULT_TOTAL_TIMESTEPS", "SAC"]
@@ -85,21 +86,14 @@ SelfSAC = TypeVar("SelfSAC", bound="SAC")
 DEFAULT_TOTAL_TIMESTEPS = 50_000
 
 #: the policy a ``Discrete`` action space gets for each of SB3's continuous ones
-_DISCRETE_POLICY = {MlpPolicy: dp.DiscreteMlpPolicy, CnnPolicy: dp.DiscreteCnnPolicy, MultiInputPolicy: dp.DiscreteMultiInputPolicy}
+_DISCRETE_POLICY: dict[type[BasePolicy], type[BasePolicy]] = {
+    MlpPolicy: dp.DiscreteMlpPolicy,
+    CnnPolicy: dp.DiscreteCnnPolicy,
+    MultiInputPolicy: dp.DiscreteMultiInputPolicy,
+}
 
 
-class _Step(NamedTuple):
-    """What one gradient step reports (tensors: one synchronisation per ``train()`` call)."""
-
-    ent_coef: th.Tensor
-    ent_coef_loss: th.Tensor | None
-    critic_loss: th.Tensor
-    actor_loss: th.Tensor
-    entropy: th.Tensor
-    q_mean: th.Tensor
-
-
-class SAC(CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC):
+class SAC(DiscreteStepMixin, CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC):
     """Soft Actor-Critic (Haarnoja et al. 2018; for discrete actions Christodoulou 2019).
 
     The constructor is SB3's (:class:`stable_baselines3.SAC`); every parameter keeps its
@@ -115,6 +109,22 @@ class SAC(CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC):
         evaluated at each ``train()`` call, and checked there. Only used when ``ent_coef`` is
         learned; it is logged in every case.
 
+    Options of the discrete step (``Discrete`` actions only; the defaults are Christodoulou's
+    algorithm, and a ``Box`` action space refuses any other value):
+
+    :param q_target: how the twin critics are combined in the critic target and the actor
+        loss: ``"min"`` (clipped double Q, SAC's) or ``"mean"`` (SD-SAC's double-average Q,
+        Zhou et al. 2022, against the underestimation of the minimum)
+    :param q_clip: SD-SAC's Q-clip ``c > 0``: each critic's loss is the larger of its TD loss
+        and the TD loss of ``Q_targ(s, a) + clip(Q(s, a) - Q_targ(s, a), -c, c)``, which keeps a
+        critic from moving more than ``c`` away from its target network per update; ``None``: off
+    :param entropy_penalty: SD-SAC's ``beta >= 0``: adds ``beta * mean (H_old(s) - H(pi(.|s)))^2``
+        to the actor loss, with ``H_old`` the policy's entropy when it acted in ``s`` (stored by
+        :class:`~sb3_softopt.sac.buffers.EntropyReplayBuffer`, chosen automatically); 0: off
+    :param critic_ent_coef: the temperature of the critic target, decoupled from the actor's
+        (Asad et al. 2025, arXiv 2509.09838): a fixed float ``>= 0`` (0: the critic learns the
+        policy's unregularised Q); ``None``: the actor's alpha (coupled, SAC's)
+
     See the module docstring for the logged keys. After setup, ``model.target_entropy`` is a
     float when the target is constant (as in SB3) and the schedule otherwise;
     ``model.target_entropy_schedule`` is always the :class:`Schedule`.
@@ -122,7 +132,7 @@ class SAC(CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC):
     :raises TypeError: the action space is neither ``Box`` nor ``Discrete``
     :raises ValueError: malformed ``ent_coef`` / ``target_entropy`` (the message names the
         parameter and the value), a discrete target outside ``(0, log |A|)``, ``use_sde`` with
-        discrete actions
+        discrete actions, a discrete-step option out of range or set with ``Box`` actions
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
@@ -162,6 +172,10 @@ class SAC(CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC):
         verbose: int = 0,
         seed: int | None = None,
         device: th.device | str = "auto",
+        q_target: str = "min",
+        q_clip: float | None = None,
+        entropy_penalty: float = 0.0,
+        critic_ent_coef: float | None = None,
         _init_setup_model: bool = True,
     ):
         # SB3's SAC.__init__ with Discrete among the supported action spaces; the attributes it sets follow.
@@ -179,6 +193,10 @@ class SAC(CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC):
         self.ent_coef = ent_coef
         self.target_update_interval = target_update_interval
         self.ent_coef_optimizer: th.optim.Adam | None = None
+        self.q_target = q_target
+        self.q_clip = q_clip
+        self.entropy_penalty = entropy_penalty
+        self.critic_ent_coef = critic_ent_coef
         if _init_setup_model:
             self._setup_model()
 
@@ -195,29 +213,27 @@ class SAC(CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC):
             )
         return vec_env
 
-    @property
-    def discrete(self) -> bool:
-        """Whether the action space is ``Discrete`` (the categorical policy)."""
-        return isinstance(self.action_space, spaces.Discrete)
-
     def _setup_model(self) -> None:
         if self.discrete:
-            self.policy_class = _DISCRETE_POLICY.get(self.policy_class, self.policy_class)  # type: ignore[call-overload]
+            self.policy_class = _DISCRETE_POLICY.get(self.policy_class, self.policy_class)
             if not issubclass(self.policy_class, dp.DiscreteSACPolicy):
                 raise TypeError(
                     f"policy={self.policy_class.__name__} is a continuous SAC policy; with a Discrete action space use "
                     "'MlpPolicy', 'CnnPolicy', 'MultiInputPolicy' or a subclass of sb3_softopt.sac.DiscreteSACPolicy"
                 )
-            auto_target = DEFAULT_TARGET_ENTROPY_RATIO * math.log(int(self.action_space.n))  # type: ignore[union-attr]
+            assert isinstance(self.action_space, spaces.Discrete)
+            auto_target = DEFAULT_TARGET_ENTROPY_RATIO * math.log(int(self.action_space.n))
         else:
             # float32 rounding as in SB3, so that "auto" gives bit-identical losses.
-            auto_target = float(-np.prod(self.action_space.shape).astype(np.float32))  # type: ignore[union-attr]
+            assert self.action_space.shape is not None
+            auto_target = float(-np.prod(self.action_space.shape).astype(np.float32))
         # SB3 accepts numpy scalars (it calls float()); the shared parser wants Python numbers.
         if isinstance(self.target_entropy, np.generic):
             self.target_entropy = self.target_entropy.item()
         if isinstance(self.ent_coef, np.generic):
             self.ent_coef = self.ent_coef.item()
         self.gamma = check_discount(self.gamma)
+        self._check_discrete_options()
         target_schedule = parse_target_entropy(self.target_entropy, auto_target, name="target_entropy")
         check_target_entropy(target_schedule, self.action_space)
         temperature = parse_temperature(self.ent_coef, name="ent_coef")
@@ -235,7 +251,10 @@ class SAC(CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC):
 
         self.target_entropy_schedule = target_schedule
         # A constant stays a float (SB3's type); a real schedule is kept so that save/load keeps it.
-        self.target_entropy = target_schedule.value if isinstance(target_schedule, Constant) else target_schedule
+        # (SB3 annotates target_entropy as str | float; a schedule object is our extension.)
+        self.target_entropy = (
+            target_schedule.value if isinstance(target_schedule, Constant) else target_schedule  # type: ignore[assignment]
+        )
         self.ent_coef_schedule = None if temperature.auto else temperature.schedule
         if isinstance(self.ent_coef_schedule, Constant):
             self.ent_coef_schedule = None  # nothing to update; ``ent_coef_tensor`` is SB3's constant
@@ -265,7 +284,7 @@ class SAC(CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC):
         ent_coef = th.exp(self.log_ent_coef.detach())
         return ent_coef, temperature_step(self.log_ent_coef, self.ent_coef_optimizer, neg_entropy, target_entropy)
 
-    def _continuous_step(self, data: ReplayBufferSamples, target_entropy: float) -> _Step:
+    def _continuous_step(self, data: ReplayBufferSamples, target_entropy: float) -> Step:
         """SB3's SAC gradient step (same operations, same order, same random numbers)."""
         discounts = data.discounts if data.discounts is not None else self.gamma
         if self.use_sde:
@@ -292,35 +311,7 @@ class SAC(CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC):
         actor_loss.backward()
         self.actor.optimizer.step()
         q_mean = th.cat(current_q, dim=1).detach().mean()
-        return _Step(ent_coef, ent_coef_loss, critic_loss.detach(), actor_loss.detach(), -log_prob.detach().mean(), q_mean)
-
-    def _discrete_step(self, data: ReplayBufferSamples, target_entropy: float) -> _Step:
-        """The discrete gradient step: exact expectations over the actions."""
-        discounts = data.discounts if data.discounts is not None else self.gamma
-        probs, log_probs = self.actor.action_log_probs(data.observations)
-        entropy = -(probs * log_probs).sum(dim=1, keepdim=True)
-        ent_coef, ent_coef_loss = self._temperature(-entropy, target_entropy)
-        with th.no_grad():
-            next_probs, next_log_probs = self.actor.action_log_probs(data.next_observations)
-            next_q, _ = th.stack(self.critic_target(data.next_observations)).min(dim=0)
-            next_v = (next_probs * (next_q - ent_coef * next_log_probs)).sum(dim=1, keepdim=True)
-            target_q = data.rewards + (1 - data.dones) * discounts * next_v
-        actions = data.actions.long()
-        current_q = [q.gather(1, actions) for q in self.critic(data.observations)]
-        critic_loss = 0.5 * sum(F.mse_loss(q, target_q) for q in current_q)
-        assert isinstance(critic_loss, th.Tensor)
-        self.critic.optimizer.zero_grad()
-        critic_loss.backward()
-        self.critic.optimizer.step()
-
-        with th.no_grad():
-            min_q, _ = th.stack(self.critic(data.observations)).min(dim=0)
-        actor_loss = (probs * (ent_coef * log_probs - min_q)).sum(dim=1).mean()
-        self.actor.optimizer.zero_grad()
-        actor_loss.backward()
-        self.actor.optimizer.step()
-        q_mean = th.cat(current_q, dim=1).detach().mean()
-        return _Step(ent_coef, ent_coef_loss, critic_loss.detach(), actor_loss.detach(), entropy.detach().mean(), q_mean)
+        return Step(ent_coef, ent_coef_loss, critic_loss.detach(), actor_loss.detach(), -log_prob.detach().mean(), q_mean)
 
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
         progress = self._current_progress_remaining
@@ -346,7 +337,7 @@ class SAC(CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC):
         if not steps:
             return
         # one synchronisation for the whole window
-        fields = [f for f in _Step._fields if getattr(steps[0], f) is not None]
+        fields = [f for f in Step._fields if getattr(steps[0], f) is not None]
         columns = {f: th.stack([getattr(s, f).reshape(()) for s in steps]).mean() for f in fields}
         means = dict(zip(columns, th.stack(list(columns.values())).tolist(), strict=True))
         for key in ("critic_loss", "actor_loss", "ent_coef_loss"):
@@ -365,7 +356,7 @@ class SAC(CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC):
         self.logger.record("train/entropy_gap", means["entropy"] - target_entropy)
         self.logger.record("train/q_values", means["q_mean"])
 
-    def learn(  # type: ignore[override]
+    def learn(
         self: SelfSAC,
         total_timesteps: int = DEFAULT_TOTAL_TIMESTEPS,
         callback: MaybeCallback = None,
