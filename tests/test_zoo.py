@@ -511,6 +511,30 @@ def test_samplers_match_converters_and_construct(algo):
     assert len(set(values)) == 3
 
 
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+def test_sac_sampler_adds_the_discrete_options_on_discrete_actions(env_id):
+    """rl-zoo3 passes n_actions = 0 for a Discrete env (the count only for Box): the options appear
+    there only, vary across trials, convert back (--trial-id) and construct."""
+    zoo.register("train")
+    import gymnasium as gym
+
+    env = gym.make(env_id)
+    n_actions = 0 if env_id == "CartPole-v1" else env.action_space.shape[0]
+    options = {"q_target", "q_clip", "entropy_penalty", "critic_ent_coef"}
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen: set = set()
+    for _ in range(8):
+        trial = study.ask()
+        sampled = HYPERPARAMS_SAMPLER["sac"](trial, n_actions, 1, {"using_her_replay_buffer": False})
+        assert HYPERPARAMS_CONVERTER["sac"](trial.params) == sampled
+        assert options & set(sampled) == (options if n_actions == 0 else set())
+        seen.add(tuple(sampled.get(k) for k in sorted(options)))
+        sampled["batch_size"] = min(sampled["batch_size"], 64)  # keeps construction cheap
+        model = rl_zoo3.utils.ALGOS["sac"]("MlpPolicy", env, device="cpu", learning_starts=0, **sampled)
+        assert all(getattr(model, k) == sampled[k] for k in options & set(sampled))
+    assert len(seen) > 1 if n_actions == 0 else seen == {(None, None, None, None)}
+
+
 def test_optimize_two_trials_and_reload_a_trial(tmp_path):
     algo = "soft_dqn"
     conf = _write_conf(tmp_path, algo)

@@ -64,7 +64,7 @@ from sb3_softopt.zoo.constants import (
 )
 from sb3_softopt.zoo.entry import ZooBridgeError, ZooEntry, zoo_entry
 from sb3_softopt.zoo.patches import _lenient_store_dict_call, _make_experiment_manager, register, unregister
-from sb3_softopt.zoo.samplers import sample_entropy_ppo_params, sample_soft_dqn_params, sample_sql_params
+from sb3_softopt.zoo.samplers import sample_entropy_ppo_params, sample_sac_params, sample_soft_dqn_params, sample_sql_params
 
 __all__ = [
     "COMMANDS",
@@ -85,6 +85,7 @@ __all__ = [
     "main",
     "register",
     "sample_entropy_ppo_params",
+    "sample_sac_params",
     "sample_soft_dqn_params",
     "sample_sql_params",
     "unregister",

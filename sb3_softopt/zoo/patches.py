@@ -10,7 +10,7 @@ from typing import Any
 from sb3_softopt.zoo.configs import default_config
 from sb3_softopt.zoo.constants import DEFAULT_HEARTBEAT, ZOO_ALGOS, _ZOO_OFF_POLICY, _ZOO_SCHEDULE_KEYS
 from sb3_softopt.zoo.entry import ZooBridgeError
-from sb3_softopt.zoo.samplers import sample_entropy_ppo_params, sample_soft_dqn_params, sample_sql_params
+from sb3_softopt.zoo.samplers import sample_entropy_ppo_params, sample_sac_params, sample_soft_dqn_params, sample_sql_params
 
 
 # --------------------------------------------------------------------------------------
@@ -163,12 +163,13 @@ def register(command: str = "train", strict: bool = False) -> dict[str, type]:
         "soft_dqn": (sample_soft_dqn_params, convert_offpolicy_params),
         "entropy_ppo": (sample_entropy_ppo_params, convert_onpolicy_params),
         "sql": (sample_sql_params, convert_offpolicy_params),
+        "sac": (sample_sac_params, convert_offpolicy_params),
     }
     for zoo_name, (sampler, converter) in samplers.items():
         if zoo_name in registered:
             _set_item(hp.HYPERPARAMS_SAMPLER, zoo_name, sampler)
             _set_item(hp.HYPERPARAMS_CONVERTER, zoo_name, converter)
-    # "sac" keeps rl-zoo3's own SAC sampler/converter: our SAC takes the same arguments.
+    # "sac": rl-zoo3's SAC sampler and converter, with the discrete step's options on Discrete actions.
 
     if command in ("enjoy", "record_video"):
         from sb3_softopt.zoo.runs import patch_model_path

@@ -76,6 +76,25 @@ def sample_sql_params(trial: Any, n_actions: int, n_envs: int, additional_args: 
     )
 
 
+def sample_sac_params(trial: Any, n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]:
+    """Optuna sampler for SAC: rl-zoo3's own search space, and on ``Discrete`` actions also the
+    options of the discrete step (``q_target``, ``q_clip``, ``entropy_penalty``, ``critic_ent_coef``).
+
+    rl-zoo3 passes ``n_actions = 0`` for every action space but ``Box`` (it sets the count only
+    for ``Box``, for action noise), which is how a discrete env is told apart here. The options
+    are passed through unchanged by ``convert_offpolicy_params``, so ``--trial-id`` reloads them.
+    """
+    from rl_zoo3.hyperparams_opt import sample_sac_params as zoo_sample_sac_params
+
+    hyperparams = zoo_sample_sac_params(trial, n_actions, n_envs, additional_args)
+    if n_actions == 0:
+        hyperparams["q_target"] = trial.suggest_categorical("q_target", ["min", "mean"])
+        hyperparams["q_clip"] = trial.suggest_categorical("q_clip", [None, 0.5, 2.0])
+        hyperparams["entropy_penalty"] = trial.suggest_categorical("entropy_penalty", [0.0, 0.1, 0.5])
+        hyperparams["critic_ent_coef"] = trial.suggest_categorical("critic_ent_coef", [None, 0.0])
+    return hyperparams
+
+
 def sample_entropy_ppo_params(trial: Any, n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]:
     """Optuna sampler for EntropyPPO: rl-zoo3's PPO search space where the temperature of the
     soft returns, ``soft_ent_coef`` (log scale), replaces PPO's entropy bonus ``ent_coef`` (kept 0).
