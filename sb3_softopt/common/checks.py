@@ -62,6 +62,27 @@ def check_discount(gamma: Any, name: str = "gamma") -> float:
     return value
 
 
+def _check_int(value: Any, name: str, low: int, minus_one: str = "") -> None:
+    integer = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+    if not (integer and (int(value) >= low or (minus_one and int(value) == -1))):
+        raise ValueError(f"{name} must be an integer >= {low}{minus_one}, got {value!r}")
+
+
+def check_off_policy_args(batch_size: Any, buffer_size: Any, learning_starts: Any, tau: Any, gradient_steps: Any) -> None:
+    """The replay settings SB3 takes unchecked, refused at construction with their ranges (a
+    ``batch_size`` of 0 used to end in a ``ZeroDivisionError`` or a "diverging loss" much later).
+
+    :raises ValueError: naming the argument, its value and its valid range
+    """
+    _check_int(batch_size, "batch_size", 1)
+    _check_int(buffer_size, "buffer_size", 1)
+    _check_int(learning_starts, "learning_starts", 0)
+    _check_int(gradient_steps, "gradient_steps", 0, " (or -1: as many as environment steps)")
+    value = as_real(tau, "tau") if is_real(tau) else math.nan
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"tau (the soft-update coefficient) must be a number in [0, 1], got {tau!r}")
+
+
 def check_discrete_sac_options(q_target: Any, q_clip: Any, entropy_penalty: Any, critic_ent_coef: Any) -> list[str]:
     """Validate discrete SAC's step options; return the names of those not at their defaults.
 

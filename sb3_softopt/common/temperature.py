@@ -12,6 +12,7 @@ same forms:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch as th
@@ -79,6 +80,28 @@ def parse_temperature(value: ScheduleLike, name: str = "ent_coef", allow_zero: b
         if schedule(p) > FLOAT32_MAX:
             raise ValueError(f"{name} must be <= {FLOAT32_MAX:.3g} (a finite float32), got {schedule(p)} at progress_remaining={p}")
     return TemperatureConfig(auto=False, init_value=schedule(1.0), schedule=schedule)
+
+
+def temperature_at(schedule: Schedule, progress: float, name: str = "ent_coef", allow_zero: bool = False) -> float:
+    """A scheduled temperature at ``progress`` (remaining), checked where it is used.
+
+    :func:`parse_temperature` can only probe a schedule (at progress 1, 0.5 and 0); a callable that
+    leaves the range in between is caught here, at the update that would have used it.
+
+    :param schedule: the temperature schedule
+    :param progress: SB3's ``progress_remaining``
+    :param name: the constructor argument, for the message
+    :param allow_zero: accept alpha = 0 (EntropyPPO's "extension off")
+    :raises ValueError: a value below the range, not finite or beyond float32
+    """
+    value = float(schedule(progress))
+    if not (math.isfinite(value) and (value >= 0.0 if allow_zero else value > 0.0) and value <= FLOAT32_MAX):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(
+            f"{name}={value!r} at progress_remaining={progress:.6g}: a temperature must be {bound} and a finite "
+            "float32; the schedule passed the construction-time check at progress 1, 0.5 and 0 and left the range later"
+        )
+    return value
 
 
 def parse_target_entropy(value: ScheduleLike, auto_value: float, name: str = "target_entropy") -> Schedule:

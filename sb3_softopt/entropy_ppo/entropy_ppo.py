@@ -43,7 +43,7 @@ from sb3_softopt.common.checks import (
     python_scalar,
 )
 from sb3_softopt.common.schedules import ScheduleLike, check_schedule_range, make_schedule
-from sb3_softopt.common.temperature import DEFAULT_TARGET_ENTROPY_RATIO, parse_target_entropy, parse_temperature
+from sb3_softopt.common.temperature import DEFAULT_TARGET_ENTROPY_RATIO, parse_target_entropy, parse_temperature, temperature_at
 from sb3_softopt.entropy_ppo.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
 
 SelfEntropyPPO = TypeVar("SelfEntropyPPO", bound="EntropyPPO")
@@ -219,7 +219,7 @@ class EntropyPPO(CheckpointLoadMixin, PPO):
         if self.log_soft_ent_coef is not None:
             return float(th.exp(self.log_soft_ent_coef.detach()).item())
         assert self._temperature.schedule is not None
-        return float(self._temperature.schedule(self._current_progress_remaining))
+        return temperature_at(self._temperature.schedule, self._current_progress_remaining, "soft_ent_coef", allow_zero=True)
 
     def collect_rollouts(
         self,

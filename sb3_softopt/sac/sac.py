@@ -60,6 +60,7 @@ from torch.nn import functional as F
 
 from sb3_softopt.common.checkpoint import CheckpointLoadMixin
 from sb3_softopt.common.checks import (
+    check_off_policy_args,
     FiniteTransitionsMixin,
     NonFiniteError,
     check_discount,
@@ -72,6 +73,7 @@ from sb3_softopt.common.temperature import (
     DEFAULT_TARGET_ENTROPY_RATIO,
     parse_target_entropy,
     parse_temperature,
+    temperature_at,
     temperature_step,
 )
 from sb3_softopt.sac import discrete_policies as dp
@@ -214,6 +216,7 @@ class SAC(DiscreteStepMixin, CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC
         return vec_env
 
     def _setup_model(self) -> None:
+        check_off_policy_args(self.batch_size, self.buffer_size, self.learning_starts, self.tau, self.gradient_steps)
         if self.discrete:
             self.policy_class = _DISCRETE_POLICY.get(self.policy_class, self.policy_class)
             if not issubclass(self.policy_class, dp.DiscreteSACPolicy):
@@ -272,7 +275,7 @@ class SAC(DiscreteStepMixin, CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC
         if self.log_ent_coef is not None:
             return float(self.log_ent_coef.detach().exp())
         if self.ent_coef_schedule is not None:
-            return float(self.ent_coef_schedule(self._current_progress_remaining))
+            return temperature_at(self.ent_coef_schedule, self._current_progress_remaining, "ent_coef")
         return float(self.ent_coef_tensor)
 
     def _temperature(self, neg_entropy: th.Tensor, target_entropy: float) -> tuple[th.Tensor, th.Tensor | None]:
@@ -317,7 +320,7 @@ class SAC(DiscreteStepMixin, CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC
         progress = self._current_progress_remaining
         target_entropy = check_target_entropy_at(float(self.target_entropy_schedule(progress)), progress, self.action_space)
         if self.ent_coef_schedule is not None:
-            self.ent_coef_tensor.fill_(float(self.ent_coef_schedule(progress)))
+            self.ent_coef_tensor.fill_(temperature_at(self.ent_coef_schedule, progress, "ent_coef"))
         self.policy.set_training_mode(True)
         optimizers = [self.actor.optimizer, self.critic.optimizer]
         if self.ent_coef_optimizer is not None:

@@ -28,6 +28,7 @@ from torch.nn import functional as F
 
 from sb3_softopt.common.checkpoint import CheckpointLoadMixin
 from sb3_softopt.common.checks import (
+    check_off_policy_args,
     FiniteTransitionsMixin,
     check_discount,
     check_finite_loss,
@@ -44,6 +45,7 @@ from sb3_softopt.common.temperature import (
     TemperatureConfig,
     parse_target_entropy,
     parse_temperature,
+    temperature_at,
 )
 from sb3_softopt.soft_dqn.policies import (
     CnnPolicy,
@@ -235,6 +237,7 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
 
     # ------------------------------------------------------------------ setup
     def _setup_model(self) -> None:
+        check_off_policy_args(self.batch_size, self.buffer_size, self.learning_starts, self.tau, self.gradient_steps)
         n_actions = int(self.action_space.n)  # type: ignore[attr-defined]
         self.target_entropy_schedule = parse_target_entropy(
             self.target_entropy, auto_value=DEFAULT_TARGET_ENTROPY_RATIO * math.log(n_actions), name="target_entropy"
@@ -261,7 +264,7 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
         if self.log_ent_coef is not None:
             return float(self.log_ent_coef.detach().exp())
         assert self._temperature.schedule is not None
-        return float(self._temperature.schedule(self._current_progress_remaining))
+        return temperature_at(self._temperature.schedule, self._current_progress_remaining, "ent_coef")
 
     # ------------------------------------------------------------------ maths
     def compute_target_q(
@@ -315,8 +318,7 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
             target_entropy = check_target_entropy_at(float(self.target_entropy_schedule(progress)), progress, self.action_space)
             ent_coef = self.current_ent_coef()
         else:
-            assert self._temperature.schedule is not None
-            ent_coef = float(self._temperature.schedule(progress))
+            ent_coef = self.current_ent_coef()
             self.policy.set_ent_coef(ent_coef)
 
         # Statistics are kept as tensors / floats and reduced once per call: no CPU sync per step.

@@ -42,10 +42,10 @@ from stable_baselines3.common.utils import get_parameters_by_name, polyak_update
 from torch.nn import functional as F
 
 from sb3_softopt.common.checkpoint import CheckpointLoadMixin
-from sb3_softopt.common.checks import FiniteTransitionsMixin, check_discount, check_finite_loss
+from sb3_softopt.common.checks import check_off_policy_args, FiniteTransitionsMixin, check_discount, check_finite_loss
 from sb3_softopt.common.schedules import Schedule as SoftoptSchedule
 from sb3_softopt.common.schedules import ScheduleLike
-from sb3_softopt.common.temperature import parse_temperature
+from sb3_softopt.common.temperature import parse_temperature, temperature_at
 from sb3_softopt.sql.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, SQLPolicy, SVGDActor, particle_q_values
 from sb3_softopt.sql.svgd import SVGD_SPACES, svgd_sampler_loss, uniform_soft_value
 
@@ -225,6 +225,7 @@ class SQL(CheckpointLoadMixin, FiniteTransitionsMixin, OffPolicyAlgorithm):
         return temperature.schedule
 
     def _setup_model(self) -> None:
+        check_off_policy_args(self.batch_size, self.buffer_size, self.learning_starts, self.tau, self.gradient_steps)
         super()._setup_model()
         self.actor = self.policy.actor
         self.critic = self.policy.critic
@@ -236,7 +237,7 @@ class SQL(CheckpointLoadMixin, FiniteTransitionsMixin, OffPolicyAlgorithm):
 
     def current_ent_coef(self) -> float:
         """The temperature alpha at the current progress (what the next update uses)."""
-        return float(self._ent_coef_schedule(self._current_progress_remaining))
+        return temperature_at(self._ent_coef_schedule, self._current_progress_remaining, "ent_coef")
 
     # ------------------------------------------------------------------ the two losses
     def critic_loss(self, replay_data: ReplayBufferSamples, ent_coef: float) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
