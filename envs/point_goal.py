@@ -29,6 +29,14 @@ def _check_rect(i: int, rect: Sequence[float]) -> Rect:
     return (x0, y0, x1, y1)
 
 
+def _check_point(name: str, point: Sequence[float]) -> tuple[float, float]:
+    try:
+        x, y = (float(c) for c in point)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be 2 numbers (x, y), got {point!r}") from None
+    return x, y
+
+
 class PointGoalEnv(PointMassEnv):
     """Reach a goal in an open world; obstacles (a kwarg) test robustness.
 
@@ -89,7 +97,7 @@ class PointGoalEnv(PointMassEnv):
         super().__init__(WORLD, blocks, (0.0, 0.0), action_cost, start_noise, render_mode)
         self.goal_radius = _check_pos("goal_radius", goal_radius)
         self.goal_reward = _check_nonneg("goal_reward", goal_reward)
-        gx, gy = (float(c) for c in goal)
+        gx, gy = _check_point("goal", goal)
         if not (math.isfinite(gx) and math.isfinite(gy)) or not self._is_free(gx, gy):
             raise ValueError(f"goal must be a finite point inside the world and outside the obstacles, got {goal!r}")
         self.goal = (gx, gy)

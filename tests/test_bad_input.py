@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+import gymnasium as gym
+import numpy as np
+
 from sb3_softopt import SAC, SQL, EntropyPPO, SoftDQN
+from sb3_softopt.common.noise import make_action_noise
 
 OFF_POLICY = [(SoftDQN, "CartPole-v1"), (SQL, "Pendulum-v1"), (SAC, "CartPole-v1"), (SAC, "Pendulum-v1")]
 IDS = ["SoftDQN", "SQL", "SAC-discrete", "SAC-box"]
@@ -59,3 +63,41 @@ def test_a_temperature_schedule_that_leaves_its_range_mid_run_stops_training(mak
         model.learn(steps)
     # stopped at the first update inside the dip: nothing was learned with a negative alpha
     assert 0.6 < model._current_progress_remaining < 0.7
+
+
+@pytest.mark.parametrize(
+    ("spec", "error", "message"),
+    [
+        ("gaussian", TypeError, r"spec must be a mapping"),
+        (dict(kind="gaussian"), ValueError, r"spec of kind 'gaussian' needs 'sigma'; got keys \['kind'\]"),
+        (dict(kind="ornstein_uhlenbeck", sigma=0.1, dt=1.0), ValueError, r"needs 'theta'"),
+        (dict(kind="ornstein_uhlenbeck", sigma=0.1, theta=float("nan"), dt=1.0), ValueError, r"spec\['theta'\] must be a finite number >= 0, got nan"),
+        (dict(kind="ornstein_uhlenbeck", sigma=0.1, theta=0.15, dt=-0.01), ValueError, r"spec\['dt'\] must be a finite number > 0, got -0.01"),
+        (dict(kind="gaussian", sigma="wide"), ValueError, r"spec\['sigma'\] must be a finite number >= 0, got 'wide'"),
+    ],
+)
+def test_action_noise_specs_name_the_bad_key(spec, error, message):
+    with pytest.raises(error, match=message):
+        make_action_noise(spec, 2)
+
+
+def test_valid_action_noise_specs_build():
+    ou = make_action_noise(dict(kind="ornstein_uhlenbeck", sigma=0.3, theta=0.15, dt=1.0), 2)
+    assert np.all(np.isfinite([ou() for _ in range(5)]))
+    assert make_action_noise(dict(kind="gaussian", sigma=0.0), 3)().shape == (3,)
+
+
+@pytest.mark.parametrize("goal", [(1, 2, 3), (1,), "ab", 5.0])
+def test_point_goal_names_a_goal_that_is_not_a_point(goal):
+    with pytest.raises(ValueError, match=r"goal must be 2 numbers \(x, y\), got"):
+        gym.make("PointGoal-v0", goal=goal)
+
+
+def test_lecture_cli_refuses_an_unknown_claim_before_creating_anything(tmp_path, capsys):
+    from sb3_softopt.lecture.__main__ import main
+
+    out = tmp_path / "never"
+    with pytest.raises(SystemExit) as exc:
+        main(["all", "--only", "NOSUCH", "--out", str(out)])
+    assert exc.value.code == 2 and "invalid choice: 'NOSUCH'" in capsys.readouterr().err
+    assert not out.exists()

@@ -376,6 +376,7 @@ def _setup():
         (dict(reward_model=lambda x: x), TypeError, "reward_model must be a torch.nn.Module"),
         (dict(reward_model=torch.nn.Linear(3, 2)), InvalidMDPError, r"reward_model must map \(6, K\) features to \(6,\) rewards"),
         (dict(mdp="not an mdp"), TypeError, "mdp must be a TabularMDP"),
+        (dict(optimizer_cls="adam"), TypeError, "optimizer_cls must be a torch.optim.Optimizer class such as torch.optim.Adam"),
     ],
 )
 def test_bad_inputs_raise_before_any_solve(monkeypatch, change, error, match):
@@ -398,6 +399,10 @@ def test_bad_rollout_arguments():
         rollout_trajectories(object(), env, 0)
     with pytest.raises(TypeError, match="model must have SB3's predict"):
         rollout_trajectories(object(), env, 1)
+    from stable_baselines3.common.env_util import make_vec_env
+
+    with pytest.raises(TypeError, match="env must be a single Gymnasium env, not a VecEnv"):
+        rollout_trajectories(object(), make_vec_env("ReachingGridworld-v0", n_envs=1), 1)
 
 
 # ------------------------------------------------------------------------------ docs and example

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from collections.abc import Mapping
 
@@ -24,13 +25,29 @@ def make_action_noise(spec: Mapping[str, Any], n_actions: int):
     """
     from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 
+    if not isinstance(spec, Mapping):
+        raise TypeError(f"spec must be a mapping such as dict(kind='gaussian', sigma=0.1), got {spec!r}")
     kind = spec.get("kind")
     if kind not in KINDS:
         raise ValueError(f"spec['kind'] must be one of {KINDS}, got {kind!r}")
-    sigma = float(spec["sigma"])
-    if not np.isfinite(sigma) or sigma < 0:
-        raise ValueError(f"spec['sigma'] must be a finite number >= 0, got {spec['sigma']!r}")
+    sigma = _number(spec, "sigma", kind, low=0.0, low_ok=True)
     zeros, ones = np.zeros(n_actions), np.ones(n_actions)
     if kind == "gaussian":
         return NormalActionNoise(zeros, sigma * ones)
-    return OrnsteinUhlenbeckActionNoise(zeros, sigma * ones, theta=float(spec["theta"]), dt=float(spec["dt"]))
+    theta = _number(spec, "theta", kind, low=0.0, low_ok=True)
+    dt = _number(spec, "dt", kind, low=0.0, low_ok=False)
+    return OrnsteinUhlenbeckActionNoise(zeros, sigma * ones, theta=theta, dt=dt)
+
+
+def _number(spec: Mapping[str, Any], key: str, kind: str, *, low: float, low_ok: bool) -> float:
+    """``spec[key]`` as a finite float above ``low`` (or equal when ``low_ok``), or an error naming the key."""
+    if key not in spec:
+        raise ValueError(f"spec of kind {kind!r} needs {key!r}; got keys {sorted(spec)}")
+    try:
+        value = float(spec[key])
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value < low or (value == low and not low_ok):
+        bound = ">=" if low_ok else ">"
+        raise ValueError(f"spec[{key!r}] must be a finite number {bound} {low:g}, got {spec[key]!r}")
+    return value

@@ -255,6 +255,10 @@ def rollout_trajectories(
     from gymnasium import spaces
     from stable_baselines3.common.utils import set_random_seed
 
+    from stable_baselines3.common.vec_env import VecEnv
+
+    if isinstance(env, VecEnv):
+        raise TypeError("env must be a single Gymnasium env, not a VecEnv (rollouts are per episode; pass e.g. gym.make(ID))")
     for name in ("observation_space", "action_space"):
         if not isinstance(getattr(env, name, None), spaces.Discrete):
             raise TypeError(f"env.{name} must be gymnasium.spaces.Discrete, got {getattr(env, name, None)!r}")

@@ -214,6 +214,8 @@ def maxent_irl(  # noqa: C901  argument checks of the public entry point
     if phi_T is not None:
         theta_T = torch.nn.Parameter(torch.from_numpy(_check_init("theta_terminal_init", theta_terminal_init, phi_T.shape[1])))
         params.append(theta_T)
+    if not callable(optimizer_cls):
+        raise TypeError(f"optimizer_cls must be a torch.optim.Optimizer class such as torch.optim.Adam, got {optimizer_cls!r}")
     optimizer = optimizer_cls(params, lr=lr)
     demo = expert_occupancy(mdp, demonstrations, gamma=gamma, horizon=T)
 

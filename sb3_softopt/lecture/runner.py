@@ -188,12 +188,12 @@ def run_all(
     """
     from sb3_softopt.lecture.report import render_report
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     selected = list(claims) if claims else registry.names()
     unknown = [n for n in selected if n not in registry.CLAIM_MODULES]
-    if unknown:  # before anything runs
+    if unknown:  # before anything runs or is created
         raise ValueError(f"unknown claims {unknown}; choose from {registry.names()}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     results: list[ClaimResult] = []
     t0 = time.perf_counter()
     for name in selected:
@@ -229,7 +229,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder; the report is OUT/report.md")
     parser.add_argument("--quick", action="store_true", help="smoke-test budgets (< 5 min on 2 cores)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", nargs="+", default=None, metavar="CLAIM", help=f"subset of {registry.names()}")
+    parser.add_argument("--only", nargs="+", default=None, choices=registry.names(), metavar="CLAIM", help=f"subset of {registry.names()}")
     parser.add_argument(
         "--reuse", action="store_true", help="judge saved results of an earlier run into the same OUT instead of rerunning"
     )
