@@ -3,19 +3,22 @@
 Importing this module (done by ``import sb3_softopt``) registers the Gymnasium ids below;
 ``gym.make("sb3_softopt:LotteryMDP-v0")`` imports it on demand. Registration is idempotent.
 
-================================  ============  =====================
-id                                module        ``max_episode_steps``
-================================  ============  =====================
-``LotteryMDP-v0``                 lottery       1
-``TwoPeakBandit-v0``              two_peak      1
-``TwoPeakBanditDiscrete-v0``      two_peak      1
-``ReachingGridworld-v0``          reaching      30
-``MultiGoal-v0``                  multigoal     30
-``PointPretrain-v0``              point_mass    100
-``PointHallway-v0``               point_mass    100
-``PointUMaze-v0``                 point_mass    100
-``PointGoal-v0``                  point_goal    60
-================================  ============  =====================
+================================  ==============  =====================
+id                                module          ``max_episode_steps``
+================================  ==============  =====================
+``LotteryMDP-v0``                 lottery         1
+``TwoPeakBandit-v0``              two_peak        1
+``TwoPeakBanditDiscrete-v0``      two_peak        1
+``ReachingGridworld-v0``          reaching        30
+``MultiGoal-v0``                  multigoal       30
+``PointPretrain-v0``              point_mass      100
+``PointHallway-v0``               point_mass      100
+``PointUMaze-v0``                 point_mass      100
+``PointGoal-v0``                  point_goal      60
+``PointComposeA-v0``              point_compose   30
+``PointComposeB-v0``              point_compose   30
+``PointComposeAB-v0``             point_compose   30
+================================  ==============  =====================
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import gymnasium as gym
 
 from sb3_softopt.envs.lottery import LotteryMDP
 from sb3_softopt.envs.multigoal import MultiGoal
+from sb3_softopt.envs.point_compose import PointComposeEnv
 from sb3_softopt.envs.point_goal import PointGoalEnv
 from sb3_softopt.envs.point_mass import PointHallwayEnv, PointPretrainEnv, PointUMazeEnv
 from sb3_softopt.envs.reaching import ReachingGridworld, ReachingModel, build_reaching_model
@@ -48,11 +52,15 @@ _register("PointPretrain-v0", "sb3_softopt.envs.point_mass:PointPretrainEnv", ma
 _register("PointHallway-v0", "sb3_softopt.envs.point_mass:PointHallwayEnv", max_episode_steps=100)
 _register("PointUMaze-v0", "sb3_softopt.envs.point_mass:PointUMazeEnv", max_episode_steps=100)
 _register("PointGoal-v0", "sb3_softopt.envs.point_goal:PointGoalEnv", max_episode_steps=60)
+for _task, _weights in (("A", (1.0, 0.0)), ("B", (0.0, 1.0)), ("AB", (0.5, 0.5))):
+    _register(f"PointCompose{_task}-v0", "sb3_softopt.envs.point_compose:PointComposeEnv", max_episode_steps=30,
+              kwargs={"weights": _weights})  # fmt: skip
 
 __all__ = [
     "LotteryMDP",
     "MultiGoal",
     "OneHotObservation",
+    "PointComposeEnv",
     "PointGoalEnv",
     "PointHallwayEnv",
     "PointPretrainEnv",

@@ -195,7 +195,7 @@ def test_saved_result_of_another_schema_is_rerun(tmp_out, fake_claims):
 def test_every_claim_module_follows_the_protocol():
     import typing
 
-    assert NAMES == ["lottery", "reaching", "two_peaks", "temperature", "finetune", "robustness", "equivalence"]
+    assert NAMES == ["lottery", "reaching", "two_peaks", "temperature", "finetune", "robustness", "equivalence", "composition"]
     for name in NAMES:
         module = registry.get(name)
         assert module.__name__ == f"sb3_softopt.experiments.{name}" and module.CLAIM.name == name

@@ -27,7 +27,7 @@ __all__ = ["CLAIM_MODULES", "get", "names", "register", "required_keys", "result
 #: claim name -> module path, in report order
 CLAIM_MODULES: dict[str, str] = {
     name: f"sb3_softopt.experiments.{name}"
-    for name in ("lottery", "reaching", "two_peaks", "temperature", "finetune", "robustness", "equivalence")
+    for name in ("lottery", "reaching", "two_peaks", "temperature", "finetune", "robustness", "equivalence", "composition")
 }
 _LOADED: dict[str, ModuleType] = {}
 

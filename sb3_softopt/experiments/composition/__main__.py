@@ -1,0 +1,3 @@
+from sb3_softopt.experiments.composition import main
+
+main()
