@@ -23,6 +23,7 @@ from typing import Any
 
 from docutils import nodes
 from docutils.statemachine import StringList
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -318,6 +319,7 @@ def _html_anchors(app: Sphinx, doctree: nodes.document) -> None:
     """
     std = app.env.get_domain("std")
     docname = app.env.docname
+    anchors: set[str] = set()
     for raw in list(doctree.findall(nodes.raw)):
         match = ANCHOR_RE.match(raw.astext())
         if not match or raw.get("format") != "html":
@@ -329,6 +331,13 @@ def _html_anchors(app: Sphinx, doctree: nodes.document) -> None:
             title = following.astext()
         std.anonlabels[anchor] = (docname, anchor)
         std.labels[anchor] = (docname, anchor, title)
+        anchors.add(anchor)
+    # ``[claim](#x)`` to such an anchor is a reference to this label only: left to MyST's search of
+    # every domain, ``#composition`` would also match the module ``sb3_softopt.composition``.
+    for xref in doctree.findall(addnodes.pending_xref):
+        target = str(xref.get("reftarget", "")).lstrip("#")
+        if xref.get("reftype") == "myst" and xref.get("refdomain") is None and target in anchors:
+            xref["refdomain"], xref["reftype"], xref["reftarget"] = "std", "ref", target
 
 
 def _orphan_run_pages(app: Sphinx, docname: str, source: list[str]) -> None:
