@@ -1,4 +1,4 @@
-"""Helpers shared by the algorithms: schedules and temperature parsing."""
+"""Helpers shared by the algorithms: schedules, temperature parsing and features extractors."""
 
 from sb3_softopt.common.schedules import (
     Constant,
@@ -10,11 +10,13 @@ from sb3_softopt.common.schedules import (
     parse_schedule,
 )
 from sb3_softopt.common.temperature import TemperatureConfig, parse_target_entropy, parse_temperature
+from sb3_softopt.common.torch_layers import MinAtarCNN
 
 __all__ = [
     "Constant",
     "Linear",
     "LogLinear",
+    "MinAtarCNN",
     "Schedule",
     "ScheduleError",
     "TemperatureConfig",
