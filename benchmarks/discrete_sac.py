@@ -278,13 +278,12 @@ def summarise(out: Path) -> dict[str, Any]:
     for env_id in [e for e in TASKS if any(r["env_id"] == e for r in runs)]:
         fig = Figure(figsize=(6, 4))
         ax = fig.subplots()
-        budgets = sorted({r["steps"] for r in runs if r["env_id"] == env_id}, reverse=True)
-        for arm, steps in [(a, b) for b in budgets for a in ARMS]:
-            # runs at another budget (a --steps pilot in the same --out) are rows of their own
-            rs = sorted((r for r in runs if r["env_id"] == env_id and r["arm"] == arm and r["steps"] == steps), key=lambda r: r["seed"])
-            if not rs:
-                continue
-            dqn = [r for r in runs if r["env_id"] == env_id and r["arm"] == "dqn" and r["steps"] == steps]
+        here = [r for r in runs if r["env_id"] == env_id]
+        budgets = {arm: sorted({r["steps"] for r in here if r["arm"] == arm}, reverse=True) for arm in ARMS}
+        for arm, steps in [(a, b) for a in ARMS for b in budgets[a]]:
+            # an arm's runs at another budget (a --steps pilot in the same --out) are rows of their own
+            rs = sorted((r for r in here if r["arm"] == arm and r["steps"] == steps), key=lambda r: r["seed"])
+            dqn = [r for r in here if r["arm"] == "dqn" and r["steps"] == steps] or [r for r in here if r["arm"] == "dqn"]
             dqn_speed = np.mean([r["train_wall_s"] / r["steps"] for r in dqn]) if dqn else float("nan")
             finals = [r["final_return"] for r in rs]
             lo, hi = bootstrap_ci(finals, iqm) if len(finals) > 1 else (float("nan"), float("nan"))
@@ -294,11 +293,11 @@ def summarise(out: Path) -> dict[str, Any]:
             entry = dict(seeds=[r["seed"] for r in rs], steps=rs[0]["steps"], finals=finals, iqm=iqm(finals), ci=[lo, hi],
                          s_per_step=speed, vs_dqn=speed / dqn_speed, alpha_range=[min(amin), max(amax)] if amin else None,
                          alpha_nonfinite=sum(r["alpha_nonfinite"] for r in rs))  # fmt: skip
-            summary[f"{env_id}/{arm}" if len(budgets) == 1 else f"{env_id}/{arm}@{steps}"] = entry
+            summary[f"{env_id}/{arm}" if len(budgets[arm]) == 1 else f"{env_id}/{arm}@{steps}"] = entry
             alpha = f"{min(amin):.3g}-{max(amax):.3g}" if amin else "-"
             lines.append(f"| {env_id} | {arm} | {len(rs)} | {entry['steps']} | {entry['iqm']:.1f} [{lo:.1f}, {hi:.1f}] | "
                          f"{', '.join(f'{x:.0f}' for x in finals)} | {speed * 1e3:.2f} ms | {entry['vs_dqn']:.2f}x | {alpha} |")  # fmt: skip
-            label = arm if len(budgets) == 1 else f"{arm} @{steps}"
+            label = arm if len(budgets[arm]) == 1 else f"{arm} @{steps}"
             xs = np.array([x for x, _ in rs[0]["curve"]])
             curves = np.array([[v for _, v in r["curve"]] for r in rs if len(r["curve"]) == len(xs)])
             ax.plot(xs, np.median(curves, axis=0), label=f"{label} ({len(curves)} seeds, median)")
