@@ -1,9 +1,10 @@
-"""Validation and small drawing helpers shared by the lecture environments (private)."""
+"""Action validation and small drawing helpers shared by the lecture environments (private).
+
+Scalar constructor arguments are checked with :mod:`sb3_softopt.common.validation`.
+"""
 
 from __future__ import annotations
 
-import math
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -11,26 +12,6 @@ from gymnasium import spaces
 
 #: Tolerance for continuous actions a hair outside the Box (float32 rounding of a clipped action).
 ACTION_TOLERANCE = 1e-6
-
-
-def check_finite(name: str, value: Any) -> float:
-    """Return ``value`` as a float, raising ``ValueError`` naming ``name`` if it is not a finite real."""
-    if isinstance(value, bool) or not isinstance(value, (Real, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
-
-
-def check_int(name: str, value: Any, minimum: int | None = None) -> int:
-    """Return ``value`` as an int (>= ``minimum``), raising a clear error otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (Integral, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 def check_render_mode(render_mode: str | None, allowed: list[str]) -> str | None:

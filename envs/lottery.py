@@ -8,7 +8,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from sb3_softopt.envs._utils import check_finite, check_render_mode, discrete_action, fill_rect
+from sb3_softopt.common.validation import check_real
+from sb3_softopt.envs._utils import check_render_mode, discrete_action, fill_rect
 
 START, WIN, LOSE, NO_TICKET = 0, 1, 2, 3
 DONT_BUY, BUY = 0, 1
@@ -110,15 +111,10 @@ class LotteryMDP(gym.Env[np.int64, np.int64]):
         :param reward_scale: positive finite factor applied to every reward (and to the model).
         :param render_mode: ``"ansi"`` (text), ``"rgb_array"`` (a small state diagram) or ``None``.
         """
-        p_win = check_finite("p_win", p_win)
-        if not 0.0 <= p_win <= 1.0:
-            raise ValueError(f"p_win must be a probability in [0, 1], got {p_win!r}")
-        self.p_win = p_win
-        self.win = check_finite("win", win)
-        self.loss = check_finite("loss", loss)
-        self.reward_scale = check_finite("reward_scale", reward_scale)
-        if self.reward_scale <= 0:
-            raise ValueError(f"reward_scale must be > 0, got {reward_scale!r}")
+        self.p_win = check_real(p_win, "p_win", low=0.0, high=1.0)
+        self.win = check_real(win, "win")
+        self.loss = check_real(loss, "loss")
+        self.reward_scale = check_real(reward_scale, "reward_scale", low=0.0, low_open=True)
         self.render_mode = check_render_mode(render_mode, self.metadata["render_modes"])
 
         self.observation_space = spaces.Discrete(4)

@@ -8,7 +8,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from sb3_softopt.envs._utils import box_action, check_finite, check_render_mode, fill_disc, fill_rect
+from sb3_softopt.common.validation import check_real
+from sb3_softopt.envs._utils import box_action, check_render_mode, fill_disc, fill_rect
 
 GOALS = np.array([(5.0, 0.0), (-5.0, 0.0), (0.0, 5.0), (0.0, -5.0)])
 BOUND = 7.0
@@ -84,15 +85,11 @@ class MultiGoal(gym.Env[np.ndarray, np.ndarray]):
         :param init_sigma: standard deviation of the start position around the origin (>= 0).
         :param render_mode: ``"rgb_array"``, ``"ansi"`` or ``None``.
         """
-        self.goal_reward = check_finite("goal_reward", goal_reward)
-        self.action_cost_coeff = check_finite("action_cost_coeff", action_cost_coeff)
-        self.distance_cost_coeff = check_finite("distance_cost_coeff", distance_cost_coeff)
-        self.goal_threshold = check_finite("goal_threshold", goal_threshold)
-        if self.goal_threshold <= 0:
-            raise ValueError(f"goal_threshold must be > 0, got {goal_threshold!r}")
-        self.init_sigma = check_finite("init_sigma", init_sigma)
-        if self.init_sigma < 0:
-            raise ValueError(f"init_sigma must be >= 0, got {init_sigma!r}")
+        self.goal_reward = check_real(goal_reward, "goal_reward")
+        self.action_cost_coeff = check_real(action_cost_coeff, "action_cost_coeff")
+        self.distance_cost_coeff = check_real(distance_cost_coeff, "distance_cost_coeff")
+        self.goal_threshold = check_real(goal_threshold, "goal_threshold", low=0.0, low_open=True)
+        self.init_sigma = check_real(init_sigma, "init_sigma", low=0.0)
         self.render_mode = check_render_mode(render_mode, self.metadata["render_modes"])
         self.goals = GOALS.copy()
         self.horizon: int | None = 30

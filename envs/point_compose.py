@@ -10,7 +10,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sb3_softopt.envs.point_mass import PointMassEnv, Rect, _check_nonneg, _check_pos
+from sb3_softopt.common.validation import check_real
+from sb3_softopt.envs.point_mass import PointMassEnv, Rect
 
 __all__ = ["GOALS", "TASK_GOALS", "TASK_WEIGHTS", "WORLD", "PointComposeEnv"]
 
@@ -82,10 +83,10 @@ class PointComposeEnv(PointMassEnv):
         if len(w) != 2 or not all(math.isfinite(x) and x >= 0 for x in w) or sum(w) == 0:
             raise ValueError(f"weights must be 2 finite numbers >= 0, not both 0, got {weights!r}")
         self.weights: tuple[float, float] = (w[0], w[1])
-        self.goal_radius = _check_pos("goal_radius", goal_radius)
-        if self.goal_radius >= GOAL_DISTANCE / 2:
-            raise ValueError(f"goal_radius must be < {GOAL_DISTANCE / 2:g} (the goals must not overlap), got {goal_radius!r}")
-        self.goal_reward = _check_nonneg("goal_reward", goal_reward)
+        half = GOAL_DISTANCE / 2
+        note = "the goals must not overlap"
+        self.goal_radius = check_real(goal_radius, "goal_radius", low=0.0, high=half, low_open=True, high_open=True, note=note)
+        self.goal_reward = check_real(goal_reward, "goal_reward", low=0.0)
         super().__init__(WORLD, (), (0.0, 0.0), action_cost, start_noise, render_mode)
         # the goals where the weighted task reward peaks
         value = {g: sum(wi for wi, task in zip(self.weights, "AB", strict=True) if g in TASK_GOALS[task]) for g in GOALS}

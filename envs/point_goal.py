@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 from typing import Optional, Sequence
 
-from sb3_softopt.envs.point_mass import PointMassEnv, Rect, _check_nonneg, _check_pos
+from sb3_softopt.common.validation import check_real
+from sb3_softopt.envs.point_mass import PointMassEnv, Rect
 
 __all__ = ["PointGoalEnv", "WORLD"]
 
@@ -95,8 +96,8 @@ class PointGoalEnv(PointMassEnv):
     ):
         blocks = [_check_rect(i, r) for i, r in enumerate(obstacles)]
         super().__init__(WORLD, blocks, (0.0, 0.0), action_cost, start_noise, render_mode)
-        self.goal_radius = _check_pos("goal_radius", goal_radius)
-        self.goal_reward = _check_nonneg("goal_reward", goal_reward)
+        self.goal_radius = check_real(goal_radius, "goal_radius", low=0.0, low_open=True)
+        self.goal_reward = check_real(goal_reward, "goal_reward", low=0.0)
         gx, gy = _check_point("goal", goal)
         if not (math.isfinite(gx) and math.isfinite(gy)) or not self._is_free(gx, gy):
             raise ValueError(f"goal must be a finite point inside the world and outside the obstacles, got {goal!r}")

@@ -44,11 +44,13 @@ References: Haarnoja, Tang, Abbeel, Levine (2017), ICML, section 5.3 and figure 
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
+from sb3_softopt.common.validation import check_real
 
 __all__ = [
     "POSITION_BOUND",
@@ -68,23 +70,6 @@ _DECAY = 0.9
 _GAIN = 0.2
 
 Rect = tuple[float, float, float, float]  # (xmin, ymin, xmax, ymax) of a solid block
-
-
-def _check_nonneg(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    if not math.isfinite(v) or v < 0.0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return v
-
-
-def _check_pos(name: str, value: Any) -> float:
-    v = _check_nonneg(name, value)
-    if v == 0.0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return v
 
 
 class PointMassEnv(gym.Env):
@@ -111,8 +96,8 @@ class PointMassEnv(gym.Env):
         render_mode: Optional[str] = None,
     ):
         super().__init__()
-        self.action_cost = _check_nonneg("action_cost", action_cost)
-        self.start_noise = _check_nonneg("start_noise", start_noise)
+        self.action_cost = check_real(action_cost, "action_cost", low=0.0)
+        self.start_noise = check_real(start_noise, "start_noise", low=0.0)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
@@ -330,12 +315,8 @@ class PointHallwayEnv(PointMassEnv):
         start_noise: float = 0.1,
         render_mode: Optional[str] = None,
     ):
-        self.length = _check_pos("length", length)
-        self.width = _check_pos("width", width)
-        if self.length <= 10.0 or self.length > POSITION_BOUND:
-            raise ValueError(f"length must be in (10, {POSITION_BOUND}], got {length!r}")
-        if self.width > 2 * POSITION_BOUND:
-            raise ValueError(f"width must be <= {2 * POSITION_BOUND}, got {width!r}")
+        self.length = check_real(length, "length", low=10.0, high=POSITION_BOUND, low_open=True)
+        self.width = check_real(width, "width", low=0.0, high=2 * POSITION_BOUND, low_open=True)
         hw = self.width / 2.0
         super().__init__((-1.0, -hw, self.length, hw), (), (0.0, 0.0), action_cost, start_noise, render_mode)
 
@@ -390,7 +371,7 @@ class PointUMazeEnv(PointMassEnv):
         start_noise: float = 0.1,
         render_mode: Optional[str] = None,
     ):
-        self.goal_sigma = _check_pos("goal_sigma", goal_sigma)
+        self.goal_sigma = check_real(goal_sigma, "goal_sigma", low=0.0, low_open=True)
         super().__init__((-2.0, -2.0, 10.0, 10.0), [(-2.0, 2.0, 6.0, 6.0)], (0.0, 0.0), action_cost, start_noise, render_mode)
         self.goal = self.GOAL
         self._inv2s2 = 1.0 / (2.0 * self.goal_sigma**2)

@@ -16,8 +16,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from sb3_softopt.common.validation import check_int
 from sb3_softopt.envs._utils import (
-    check_int,
     check_render_mode,
     discrete_action,
     fill_disc,
@@ -161,7 +161,7 @@ class ReachingGridworld(gym.Env[np.int64, np.int64]):
         :param render_mode: ``"rgb_array"`` (16 px cells), ``"ansi"`` or ``None``.
         """
         if horizon is not None:
-            horizon = check_int("horizon", horizon, minimum=1)
+            horizon = check_int(horizon, "horizon", low=1)
         elif not terminate_at_goal:
             raise ValueError("horizon=None needs terminate_at_goal=True (otherwise the episode never ends)")
         if not isinstance(terminate_at_goal, (bool, np.bool_)):

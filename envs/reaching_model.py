@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from sb3_softopt.envs._utils import check_finite, check_int
+from sb3_softopt.common.validation import check_int, check_real
 
 STAY, UP, DOWN, LEFT, RIGHT = range(5)
 ACTION_NAMES = ("stay", "up", "down", "left", "right")
@@ -76,8 +76,8 @@ def _cell(name: str, value: Any, width: int, height: int) -> tuple[int, int]:
         x, y = value
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be an (x, y) pair of integers, got {value!r}") from exc
-    x = check_int(f"{name}[0] (x)", x)
-    y = check_int(f"{name}[1] (y)", y)
+    x = check_int(x, f"{name}[0] (x)")
+    y = check_int(y, f"{name}[1] (y)")
     if not (0 <= x < width and 0 <= y < height):
         raise ValueError(
             f"{name}={value!r} lies outside the {width}x{height} grid (0 <= x < {width}, 0 <= y < {height})"
@@ -121,18 +121,16 @@ def build_reaching_model(
 
     :return: a :class:`ReachingModel`.
     """
-    width = check_int("width", width, minimum=1)
-    height = check_int("height", height, minimum=1)
+    width = check_int(width, "width", low=1)
+    height = check_int(height, "height", low=1)
     if width * height < 2:
         raise ValueError(
             f"the grid needs at least 2 cells for distinct start and goal, got width={width}, height={height}"
         )
-    p_slip = check_finite("p_slip", p_slip)
-    if not 0.0 <= p_slip <= 1.0:
-        raise ValueError(f"p_slip must be a probability in [0, 1], got {p_slip!r}")
-    move_cost = check_finite("move_cost", move_cost)
-    distance_cost = check_finite("distance_cost", distance_cost)
-    goal_reward = check_finite("goal_reward", goal_reward)
+    p_slip = check_real(p_slip, "p_slip", low=0.0, high=1.0)
+    move_cost = check_real(move_cost, "move_cost")
+    distance_cost = check_real(distance_cost, "distance_cost")
+    goal_reward = check_real(goal_reward, "goal_reward")
     sx, sy = _cell("start", default_start(width, height) if start is None else start, width, height)
     gx, gy = _cell("goal", default_goal(width, height) if goal is None else goal, width, height)
     if (sx, sy) == (gx, gy):

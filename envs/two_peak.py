@@ -17,10 +17,9 @@ import numpy.typing as npt
 from gymnasium import spaces
 from scipy.special import logsumexp
 
+from sb3_softopt.common.validation import check_int, check_real
 from sb3_softopt.envs._utils import (
     box_action,
-    check_finite,
-    check_int,
     check_render_mode,
     discrete_action,
     fill_rect,
@@ -66,9 +65,7 @@ class _TwoPeakBase(gym.Env):
     _IMG_H, _IMG_W = 96, 192
 
     def _init_common(self, action_scale: float, weights: Sequence[float], render_mode: str | None) -> None:
-        self.action_scale = check_finite("action_scale", action_scale)
-        if self.action_scale <= 0:
-            raise ValueError(f"action_scale must be > 0, got {action_scale!r}")
+        self.action_scale = check_real(action_scale, "action_scale", low=0.0, low_open=True)
         self.weights = validate_weights(weights)
         self.render_mode = check_render_mode(render_mode, self.metadata["render_modes"])
         self.horizon: int | None = 1
@@ -97,10 +94,8 @@ class _TwoPeakBase(gym.Env):
         The normaliser is a trapezoid integral on ``n_grid`` points, in log space. For ``alpha = 1``
         see :meth:`mixture_mass` for the closed form.
         """
-        alpha = check_finite("alpha", alpha)
-        if alpha <= 0:
-            raise ValueError(f"alpha must be > 0, got {alpha!r}")
-        grid = np.linspace(-1.0, 1.0, check_int("n_grid", n_grid, minimum=3))
+        alpha = check_real(alpha, "alpha", low=0.0, low_open=True)
+        grid = np.linspace(-1.0, 1.0, check_int(n_grid, "n_grid", low=3))
         logf = self.reward(grid) / alpha
         logw = np.full(grid.shape, np.log(grid[1] - grid[0]))
         logw[[0, -1]] -= np.log(2.0)
@@ -297,7 +292,7 @@ class TwoPeakBanditDiscrete(_TwoPeakBase):
         :param render_mode: ``"rgb_array"``, ``"ansi"`` or ``None``.
         """
         self._init_common(action_scale, weights, render_mode)
-        self.n_actions = check_int("n_actions", n_actions, minimum=2)
+        self.n_actions = check_int(n_actions, "n_actions", low=2)
         self.observation_space = spaces.Discrete(2)
         self.action_space = spaces.Discrete(self.n_actions)
         self.action_grid = np.linspace(-1.0, 1.0, self.n_actions)
@@ -317,9 +312,7 @@ class TwoPeakBanditDiscrete(_TwoPeakBase):
 
     def soft_optimal_policy(self, alpha: float = 1.0) -> np.ndarray:
         """``softmax(rewards / alpha)`` (computed stably), the exact soft-optimal policy at state 0."""
-        alpha = check_finite("alpha", alpha)
-        if alpha <= 0:
-            raise ValueError(f"alpha must be > 0, got {alpha!r}")
+        alpha = check_real(alpha, "alpha", low=0.0, low_open=True)
         z = self.rewards / alpha
         return np.exp(z - logsumexp(z))
 

@@ -364,11 +364,11 @@ def _setup():
         (dict(demonstrations=np.ones((3, 2)), horizon=None, gamma=0.5), InvalidMDPError, r"sum to 1 / \(1 - gamma\)"),
         (dict(demonstrations="abc"), TypeError, "demonstrations must be a sequence"),
         (dict(alpha=0.0), InvalidMDPError, "alpha must be a finite number > 0"),
-        (dict(gamma=1.5), InvalidMDPError, r"gamma must be in \(0, 1\]"),
+        (dict(gamma=1.5), InvalidMDPError, r"gamma must be a number in \(0, 1\]"),
         (dict(horizon=None), InvalidMDPError, "horizon=None .* needs gamma < 1"),
         (dict(lr=-1.0), InvalidMDPError, "lr must be a finite number > 0"),
-        (dict(lr="fast"), TypeError, "lr must be a real number"),
-        (dict(max_iter=0), InvalidMDPError, "max_iter must be a positive integer"),
+        (dict(lr="fast"), TypeError, "lr must be a finite number > 0"),
+        (dict(max_iter=0), InvalidMDPError, "max_iter must be an integer >= 1"),
         (dict(linf_eps=-1.0), InvalidMDPError, "linf_eps must be a finite number >= 0"),
         (dict(grad_l2_eps=float("nan")), InvalidMDPError, "grad_l2_eps must be a finite number >= 0"),
         (dict(theta_init=np.ones(2)), InvalidMDPError, r"theta_init must be a finite array of shape \(3,\)"),
@@ -395,7 +395,7 @@ def test_bad_rollout_arguments():
     with pytest.raises(TypeError, match="env.observation_space must be gymnasium.spaces.Discrete"):
         rollout_trajectories(object(), env, 1)
     env = gym.make("ReachingGridworld-v0")
-    with pytest.raises(ValueError, match="n_episodes must be a positive integer"):
+    with pytest.raises(ValueError, match="n_episodes must be an integer >= 1"):
         rollout_trajectories(object(), env, 0)
     with pytest.raises(TypeError, match="model must have SB3's predict"):
         rollout_trajectories(object(), env, 1)

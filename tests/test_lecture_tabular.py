@@ -130,5 +130,5 @@ def test_registered_claim_runs_through_cli(tmp_out, capsys):
 def test_bad_reaching_arguments(tmp_out):
     from sb3_softopt.experiments import reaching
 
-    with pytest.raises(ValueError, match="p_slip must be > 0"):
+    with pytest.raises(ValueError, match=r"p_slip must be a number in \(0, 1\]"):
         reaching.run(tmp_out, quick=True, p_slip=0.0)

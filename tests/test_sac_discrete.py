@@ -228,9 +228,9 @@ def test_aliases_resolve_to_discrete_policies():
         (dict(use_sde=True), "gSDE"),
         (dict(ent_coef=-1.0), "ent_coef"),
         (dict(q_target="max"), "q_target must be 'min' or 'mean'"),
-        (dict(q_clip=0.0), "q_clip must be None"),
+        (dict(q_clip=0.0), r"q_clip must be a finite number > 0 \(or None: off\)"),
         (dict(entropy_penalty=float("nan")), "entropy_penalty must be a finite number >= 0"),
-        (dict(critic_ent_coef=-0.1), "critic_ent_coef must be None"),
+        (dict(critic_ent_coef=-0.1), r"critic_ent_coef must be a finite number >= 0 \(or None"),
         (dict(entropy_penalty=0.5, n_steps=3), "EntropyReplayBuffer"),
     ],
 )

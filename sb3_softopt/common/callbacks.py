@@ -16,10 +16,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from sb3_softopt.common.plotting import save_figure
+from sb3_softopt.common.validation import check_int
 
 __all__ = ["EntropyTrackingCallback", "plot_entropy_tracking"]
 
@@ -62,9 +62,7 @@ class EntropyTrackingCallback(BaseCallback):
         for name, key in (("entropy_key", entropy_key), ("target_key", target_key), ("ent_coef_key", ent_coef_key)):
             if key is not None and (not isinstance(key, str) or not key):
                 raise ValueError(f"{name} must be a non-empty logger key or None, got {key!r}")
-        if isinstance(flush_every, (bool, np.bool_)) or not isinstance(flush_every, (int, np.integer)) or flush_every < 0:
-            raise ValueError(f"flush_every must be an integer >= 0, got {flush_every!r}")
-        flush_every = int(flush_every)
+        flush_every = check_int(flush_every, "flush_every", low=0)
         self.out_csv = Path(out_csv)
         self.plot_png = Path(plot_png) if plot_png is not None else None
         self.entropy_key = entropy_key

@@ -1,4 +1,6 @@
-"""Checks shared by the algorithms: argument ranges, non-finite data and non-finite losses.
+"""Checks shared by the algorithms: their argument ranges, non-finite data and non-finite losses.
+
+Scalar arguments are checked with :mod:`sb3_softopt.common.validation` (one message format).
 
 The data checks run on arrays the algorithms already hold (the transition being stored, the
 filled rollout buffer) and cost one vectorised ``isfinite`` each; docs/benchmarks.md measures
@@ -9,13 +11,17 @@ them. They name what was non-finite and where it came from, and point to SB3's
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 from collections.abc import Iterator, Mapping
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
+
+# is_real and python_scalar are imported from here by the algorithms
+from sb3_softopt.common.validation import check_int, check_real, is_integer
+from sb3_softopt.common.validation import is_real as is_real
+from sb3_softopt.common.validation import python_scalar as python_scalar
 
 #: A temperature has to be a normal, finite float32 (SAC and the learned ``log alpha`` hold it so).
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)
@@ -31,41 +37,12 @@ class NonFiniteError(FloatingPointError):
     """A reward, an observation or a loss is NaN or infinite."""
 
 
-def is_real(value: Any) -> bool:
-    """Whether ``value`` is a real number (Python or numpy scalar), bools excluded."""
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
-def as_real(value: Any, name: str) -> float:
-    """``value`` as a Python float; numpy scalars are accepted wherever a Python number is.
-
-    :raises TypeError: ``value`` is not a real number
-    """
-    if not is_real(value):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    return float(value)
-
-
-def python_scalar(value: Any) -> Any:
-    """A numpy scalar as the equal Python number (stored arguments then save, print and compare as such)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def check_discount(gamma: Any, name: str = "gamma") -> float:
     """The discount factor as a float in (0, 1].
 
     :raises ValueError: out of range or not a number
     """
-    value = as_real(gamma, name) if is_real(gamma) else math.nan
-    if not 0.0 < value <= 1.0:
-        raise ValueError(f"{name} must be a number in (0, 1], got {gamma!r}")
-    return value
-
-
-def _check_int(value: Any, name: str, low: int, minus_one: str = "") -> None:
-    integer = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-    if not (integer and (int(value) >= low or (minus_one and int(value) == -1))):
-        raise ValueError(f"{name} must be an integer >= {low}{minus_one}, got {value!r}")
+    return check_real(gamma, name, low=0.0, high=1.0, low_open=True)
 
 
 def check_off_policy_args(batch_size: Any, buffer_size: Any, learning_starts: Any, tau: Any, gradient_steps: Any) -> None:
@@ -74,13 +51,12 @@ def check_off_policy_args(batch_size: Any, buffer_size: Any, learning_starts: An
 
     :raises ValueError: naming the argument, its value and its valid range
     """
-    _check_int(batch_size, "batch_size", 1)
-    _check_int(buffer_size, "buffer_size", 1)
-    _check_int(learning_starts, "learning_starts", 0)
-    _check_int(gradient_steps, "gradient_steps", 0, " (or -1: as many as environment steps)")
-    value = as_real(tau, "tau") if is_real(tau) else math.nan
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"tau (the soft-update coefficient) must be a number in [0, 1], got {tau!r}")
+    check_int(batch_size, "batch_size", low=1)
+    check_int(buffer_size, "buffer_size", low=1)
+    check_int(learning_starts, "learning_starts", low=0)
+    if not (is_integer(gradient_steps) and gradient_steps == -1):
+        check_int(gradient_steps, "gradient_steps", low=0, note="or -1: as many as environment steps")
+    check_real(tau, "tau (the soft-update coefficient)", low=0.0, high=1.0)
 
 
 def check_discrete_sac_options(q_target: Any, q_clip: Any, entropy_penalty: Any, critic_ent_coef: Any) -> list[str]:
@@ -93,15 +69,11 @@ def check_discrete_sac_options(q_target: Any, q_clip: Any, entropy_penalty: Any,
     if q_target not in ("min", "mean"):
         raise ValueError(f"q_target must be 'min' or 'mean', got {q_target!r}")
 
-    def finite(value: Any) -> float:
-        return float(value) if is_real(value) and math.isfinite(value) else math.nan
-
-    if q_clip is not None and not finite(q_clip) > 0:
-        raise ValueError(f"q_clip must be None (off) or a finite number > 0, got {q_clip!r}")
-    if not finite(entropy_penalty) >= 0:
-        raise ValueError(f"entropy_penalty must be a finite number >= 0 (0: off), got {entropy_penalty!r}")
-    if critic_ent_coef is not None and not finite(critic_ent_coef) >= 0:
-        raise ValueError(f"critic_ent_coef must be None (the actor's alpha) or a finite number >= 0, got {critic_ent_coef!r}")
+    if q_clip is not None:
+        check_real(q_clip, "q_clip", low=0.0, low_open=True, note="or None: off")
+    check_real(entropy_penalty, "entropy_penalty", low=0.0, note="0: off")
+    if critic_ent_coef is not None:
+        check_real(critic_ent_coef, "critic_ent_coef", low=0.0, note="or None: the actor's alpha")
     values = {"q_target": q_target, "q_clip": q_clip, "entropy_penalty": entropy_penalty, "critic_ent_coef": critic_ent_coef}
     defaults = {"q_target": "min", "q_clip": None, "entropy_penalty": 0, "critic_ent_coef": None}
     return [f"{name}={value!r}" for name, value in values.items() if value != defaults[name]]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 from collections.abc import Mapping
 
 import numpy as np
+
+from sb3_softopt.common.validation import check_real
 
 __all__ = ["make_action_noise"]
 
@@ -43,11 +44,4 @@ def _number(spec: Mapping[str, Any], key: str, kind: str, *, low: float, low_ok:
     """``spec[key]`` as a finite float above ``low`` (or equal when ``low_ok``), or an error naming the key."""
     if key not in spec:
         raise ValueError(f"spec of kind {kind!r} needs {key!r}; got keys {sorted(spec)}")
-    try:
-        value = float(spec[key])
-    except (TypeError, ValueError):
-        value = math.nan
-    if not math.isfinite(value) or value < low or (value == low and not low_ok):
-        bound = ">=" if low_ok else ">"
-        raise ValueError(f"spec[{key!r}] must be a finite number {bound} {low:g}, got {spec[key]!r}")
-    return value
+    return check_real(spec[key], f"spec[{key!r}]", low=low, low_open=not low_ok)

@@ -28,6 +28,8 @@ import torch as th
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
+from sb3_softopt.common.validation import check_int
+
 __all__ = ["MinAtarCNN"]
 
 
@@ -61,9 +63,9 @@ class MinAtarCNN(BaseFeaturesExtractor):
     ) -> None:
         if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 3:
             raise ValueError(f"MinAtarCNN needs a 3-dimensional Box observation space (H, W, C), got {observation_space}")
-        for name, value in (("features_dim", features_dim), ("n_filters", n_filters), ("kernel_size", kernel_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        features_dim = check_int(features_dim, "features_dim", low=1)
+        n_filters = check_int(n_filters, "n_filters", low=1)
+        kernel_size = check_int(kernel_size, "kernel_size", low=1)
         super().__init__(observation_space, features_dim)
         self.channels_last = bool(channels_last)
         shape = observation_space.shape

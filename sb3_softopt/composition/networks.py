@@ -21,6 +21,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, create_
 from stable_baselines3.dqn.policies import QNetwork
 from torch import nn
 
+from sb3_softopt.common.validation import check_real
 from sb3_softopt.sac.discrete_policies import DiscreteCritic
 
 __all__ = [
@@ -50,7 +51,7 @@ class ConcatExtractor(BaseFeaturesExtractor):
 
     :param observation_space: the shared observation space
     :param specs: one dict per constituent with ``features_extractor_class`` and
-        ``features_extractor_kwargs`` (see :func:`sb3_softopt.composition.constituent_spec`)
+        ``features_extractor_kwargs``, as ``sb3_softopt.composition.models`` reads them from a trained model
     """
 
     def __init__(self, observation_space: spaces.Space, specs: list[dict[str, Any]]) -> None:
@@ -221,7 +222,6 @@ def check_composition_args(weights: Any, mode: Any, alpha: Any) -> None:
     """Validate what a composed network is built from (so a policy built by hand fails clearly too)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha > 0):
-        raise ValueError(f"the composition temperature must be a finite number > 0, got {alpha!r}")
+    check_real(alpha, "alpha", low=0.0, low_open=True, note="the composition temperature")
     if not weights or any(not (math.isfinite(w) and w >= 0) for w in weights) or not any(w > 0 for w in weights):
         raise ValueError(f"weights must be finite, >= 0 and not all 0, got {weights!r}")

@@ -14,6 +14,8 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.utils import obs_as_tensor
 
+from sb3_softopt.common.validation import check_int
+
 __all__ = ["fit_composed_policy", "replay_observations"]
 
 
@@ -37,12 +39,6 @@ def replay_observations(models: Sequence[Any]) -> np.ndarray:
         obs = buf.observations[: buf.size()]
         parts.append(obs.reshape(-1, *obs.shape[2:]))
     return np.concatenate(parts)
-
-
-def _check_steps(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _actor_loss(model: Any, obs: th.Tensor, alpha: float) -> th.Tensor:
@@ -71,8 +67,8 @@ def fit_composed_policy(model: Any, observations: Any, gradient_steps: int, batc
     """
     from sb3_softopt.sql import SQL
 
-    gradient_steps = _check_steps("gradient_steps", gradient_steps, 1)
-    batch_size = _check_steps("batch_size", batch_size, 1)
+    gradient_steps = check_int(gradient_steps, "gradient_steps", low=1)
+    batch_size = check_int(batch_size, "batch_size", low=1)
     obs_all = np.asarray(observations)
     shape = model.observation_space.shape
     if obs_all.ndim == len(shape):

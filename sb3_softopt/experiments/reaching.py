@@ -40,6 +40,7 @@ from sb3_softopt.inference import (
 )
 from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, UNDETERMINED, Claim, Verdict
 from sb3_softopt.common.plotting import save_figure
+from sb3_softopt.common.validation import check_real
 
 __all__ = ["CLAIM", "ReachingResult", "add_arguments", "judge", "run"]
 
@@ -183,8 +184,7 @@ def run(
         exact posterior's state-marginal entropy for ``t = 0..T`` without slip.
     """
     del seed  # exact computation, nothing random
-    if not p_slip > 0:
-        raise ValueError(f"p_slip must be > 0 for the exact-vs-variational comparison, got {p_slip!r}")
+    p_slip = check_real(p_slip, "p_slip", low=0.0, high=1.0, low_open=True, note="the exact-vs-variational comparison needs slip")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from sb3_softopt.inference.mdp import InvalidMDPError, TabularMDP, check_gamma
+from sb3_softopt.inference.validation import check_nonnegative
 from sb3_softopt.inference.solvers import MDP_HORIZON, SoftSolution, _check_mdp, solution_horizon
 from sb3_softopt.inference.steps import StepArray
 
@@ -124,9 +125,7 @@ def evaluate_policy(
         ``(S,)`` for an infinite one (a sparse linear solve; needs ``gamma < 1``).
     """
     mdp = _check_mdp(mdp)
-    alpha = float(alpha)
-    if not np.isfinite(alpha) or alpha < 0:
-        raise InvalidMDPError(f"alpha must be a finite number >= 0 for policy evaluation, got {alpha!r}")
+    alpha = check_nonnegative("alpha", alpha)
     gamma = check_gamma(gamma)
     T = solution_horizon(mdp, policy, horizon)
     step, T = _policy_steps(policy, mdp, T)

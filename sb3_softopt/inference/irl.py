@@ -46,7 +46,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -62,6 +61,7 @@ from sb3_softopt.inference.mdp import (
     check_gamma,
     check_positive_int,
 )
+from sb3_softopt.inference.validation import check_nonnegative
 from sb3_softopt.inference.messages import occupancy_measure
 from sb3_softopt.inference.solvers import (
     MDP_HORIZON,
@@ -178,9 +178,9 @@ def maxent_irl(  # noqa: C901  argument checks of the public entry point
         phi_T = _check_features("terminal_features", terminal_features, S, A, allow_actions=False)
     elif theta_terminal_init is not None:
         raise InvalidMDPError("theta_terminal_init needs terminal_features (the terminal reward is terminal_features @ theta)")
-    lr = _check_number("lr", lr, positive=True)
-    linf_eps = _check_number("linf_eps", linf_eps)
-    grad_l2_eps = _check_number("grad_l2_eps", grad_l2_eps)
+    lr = check_nonnegative("lr", lr, positive=True)
+    linf_eps = check_nonnegative("linf_eps", linf_eps)
+    grad_l2_eps = check_nonnegative("grad_l2_eps", grad_l2_eps)
     max_iter = check_positive_int("max_iter", max_iter)
 
     if reward_model is None:
@@ -351,12 +351,3 @@ def _check_init(name: str, value: Any, K: int) -> np.ndarray:
     if arr.shape != (K,) or not np.all(np.isfinite(arr)):
         raise InvalidMDPError(f"{name} must be a finite array of shape ({K},) (one per feature), got shape {arr.shape}")
     return arr.copy()
-
-
-def _check_number(name: str, value: Any, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (Real, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    value = float(value)
-    if not np.isfinite(value) or value < 0 or (positive and value == 0):
-        raise InvalidMDPError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
-    return value

@@ -28,6 +28,8 @@ import numpy as np
 from sb3_softopt.inference._ops import exp_inplace, soft_max_actions, soft_max_policy, soft_value
 from sb3_softopt.inference.backup import backup
 from sb3_softopt.inference.mdp import InvalidMDPError, TabularMDP, _check_horizon, check_alpha, check_gamma, check_positive_int
+from sb3_softopt.common.validation import check_int
+from sb3_softopt.inference.validation import check_nonnegative
 from sb3_softopt.inference.steps import StepArray
 
 __all__ = [
@@ -49,12 +51,15 @@ class ConvergenceWarning(RuntimeWarning):
     """An infinite-horizon solve stopped at ``max_iter`` before reaching ``tol``."""
 
 
+_HORIZON_NOTE = f"or None: an infinite horizon, or {MDP_HORIZON!r}: the model's own"
+
+
 def resolve_horizon(mdp: TabularMDP, horizon: Any) -> int | None:
     if isinstance(horizon, str):
         if horizon != MDP_HORIZON:
-            raise InvalidMDPError(f"horizon must be a positive int, None or {MDP_HORIZON!r}, got {horizon!r}")
+            raise InvalidMDPError(f"horizon must be an integer >= 1 ({_HORIZON_NOTE}), got {horizon!r}")
         return mdp.horizon
-    return _check_horizon(horizon)
+    return _check_horizon(horizon, note=_HORIZON_NOTE)
 
 
 def solution_horizon(mdp: TabularMDP, policy: Any, horizon: Any) -> int | None:
@@ -118,8 +123,8 @@ class SoftSolution:
         if self.horizon is None:
             if t is not None:
                 raise ValueError(f"t must be None for an infinite-horizon solution, got {t!r}")
-        elif t is None or not (0 <= int(t) < self.horizon):
-            raise ValueError(f"t must be an integer in [0, {self.horizon - 1}], got {t!r}")
+        else:
+            check_int(t, "t", low=0, high=self.horizon - 1)
 
     def q_at(self, t: int | None = None, states: np.ndarray | None = None) -> np.ndarray:
         """``Q_t`` (S, A), or its rows ``states``; ``t=None`` for an infinite-horizon solution."""
@@ -242,8 +247,7 @@ def _solve(
             v, alpha, gamma, T, method, True, T, mdp, mdp.terminal_reward.copy(), q_all, logpi_all
         )
 
-    if not (np.isfinite(tol) and tol > 0):
-        raise InvalidMDPError(f"tol must be a finite number > 0, got {tol!r}")
+    tol = check_nonnegative("tol", tol, positive=True)
     max_iter = check_positive_int("max_iter", max_iter)
     v = np.zeros(S)
     converged = False

@@ -1,14 +1,15 @@
 """Validation shared by the tabular inference toolkit: the model's error type, distributions,
-horizons, temperatures, discounts and counts, each with the same message wherever it is checked.
+horizons, temperatures, discounts and counts, checked with :mod:`sb3_softopt.common.validation`
+(the same message for the same mistake as the algorithms and the environments).
 """
 
 from __future__ import annotations
 
-import math
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+
+from sb3_softopt.common.validation import check_int, check_real
 
 #: Absolute tolerance for "rows of the transition model sum to 1" (and the other distributions).
 PROBABILITY_ATOL = 1e-6
@@ -18,14 +19,10 @@ class InvalidMDPError(ValueError):
     """A tabular model (transitions, rewards, distributions) or a solver argument is malformed."""
 
 
-def _check_horizon(horizon: Any, name: str = "horizon") -> int | None:
+def _check_horizon(horizon: Any, name: str = "horizon", note: str = "or None: an infinite horizon") -> int | None:
     if horizon is None:
         return None
-    if isinstance(horizon, bool) or not isinstance(horizon, (Integral, np.integer)):
-        raise TypeError(f"{name} must be a positive integer or None, got {horizon!r} ({type(horizon).__name__})")
-    if int(horizon) < 1:
-        raise InvalidMDPError(f"{name} must be >= 1 (or None for an infinite horizon), got {horizon!r}")
-    return int(horizon)
+    return check_int(horizon, name, low=1, note=note, error=InvalidMDPError)
 
 
 def _as_float_array(name: str, value: Any) -> np.ndarray:
@@ -53,26 +50,19 @@ def _check_distribution(name: str, value: Any, n: int) -> np.ndarray:
 
 def check_positive_int(name: str, value: Any) -> int:
     """Validate a count (an iteration cap, a number of samples): an integer >= 1."""
-    if isinstance(value, bool) or not isinstance(value, (Integral, np.integer)) or value < 1:
-        raise InvalidMDPError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+    return check_int(value, name, low=1, error=InvalidMDPError)
 
 
 def check_alpha(alpha: Any) -> float:
     """Validate a temperature: a finite real number > 0."""
-    if isinstance(alpha, bool) or not isinstance(alpha, (Real, np.floating, np.integer)):
-        raise TypeError(f"alpha must be a positive real number, got {alpha!r} ({type(alpha).__name__})")
-    alpha = float(alpha)
-    if not math.isfinite(alpha) or alpha <= 0:
-        raise InvalidMDPError(f"alpha must be a finite number > 0, got {alpha!r}")
-    return alpha
+    return check_real(alpha, "alpha", low=0.0, low_open=True, error=InvalidMDPError)
 
 
 def check_gamma(gamma: Any) -> float:
     """Validate a discount factor in (0, 1]."""
-    if isinstance(gamma, bool) or not isinstance(gamma, (Real, np.floating, np.integer)):
-        raise TypeError(f"gamma must be a real number in (0, 1], got {gamma!r} ({type(gamma).__name__})")
-    gamma = float(gamma)
-    if not (0.0 < gamma <= 1.0):
-        raise InvalidMDPError(f"gamma must be in (0, 1], got {gamma!r}")
-    return gamma
+    return check_real(gamma, "gamma", low=0.0, high=1.0, low_open=True, error=InvalidMDPError)
+
+
+def check_nonnegative(name: str, value: Any, positive: bool = False) -> float:
+    """Validate a finite real number >= 0 (> 0 with ``positive``): a step size, a tolerance."""
+    return check_real(value, name, low=0.0, low_open=positive, error=InvalidMDPError)

@@ -22,6 +22,8 @@ from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from stable_baselines3.dqn.policies import DQNPolicy
 from torch import nn
 
+from sb3_softopt.common.validation import check_real
+
 
 def boltzmann_log_probs(q_values: th.Tensor, ent_coef: th.Tensor | float) -> th.Tensor:
     """``log softmax(Q / alpha)`` along the last dimension, finite for any alpha > 0.
@@ -119,8 +121,7 @@ class SoftDQNPolicy(DQNPolicy):
             optimizer_class,
             optimizer_kwargs,
         )
-        if not ent_coef > 0:
-            raise ValueError(f"ent_coef must be > 0, got {ent_coef!r}")
+        ent_coef = check_real(ent_coef, "ent_coef", low=0.0, low_open=True)
         # A buffer (not a parameter): saved in the state dict, moved with .to(device), never optimised here.
         self.register_buffer("ent_coef", th.tensor(float(ent_coef), dtype=th.float32))
 

@@ -29,6 +29,8 @@ from stable_baselines3 import DDPG
 from stable_baselines3.common.utils import polyak_update, update_learning_rate
 from torch.nn import functional as F
 
+from sb3_softopt.common.validation import check_real
+
 __all__ = ["RegularisedDDPG"]
 
 
@@ -43,12 +45,8 @@ class RegularisedDDPG(DDPG):
     """
 
     def __init__(self, *args: Any, actor_lr_ratio: float = 0.1, preactivation_reg: float = 1e-3, **kwargs: Any):
-        if not (isinstance(actor_lr_ratio, (int, float)) and 0 < actor_lr_ratio <= 1):
-            raise ValueError(f"actor_lr_ratio must be a number in (0, 1], got actor_lr_ratio={actor_lr_ratio!r}")
-        if not (isinstance(preactivation_reg, (int, float)) and np.isfinite(preactivation_reg) and preactivation_reg >= 0):
-            raise ValueError(f"preactivation_reg must be a finite number >= 0, got preactivation_reg={preactivation_reg!r}")
-        self.actor_lr_ratio = float(actor_lr_ratio)
-        self.preactivation_reg = float(preactivation_reg)
+        self.actor_lr_ratio = check_real(actor_lr_ratio, "actor_lr_ratio", low=0.0, high=1.0, low_open=True)
+        self.preactivation_reg = check_real(preactivation_reg, "preactivation_reg", low=0.0)
         super().__init__(*args, **kwargs)
 
     def _preactivation(self, obs: th.Tensor) -> th.Tensor:

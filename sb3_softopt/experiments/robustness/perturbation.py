@@ -6,12 +6,13 @@ trained model out in a wrapped environment with SB3's ``evaluate_policy``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from sb3_softopt.common.validation import check_real
 
 __all__ = ["STATE_ATTRS", "PerturbationWrapper", "evaluate_under_perturbation"]
 
@@ -59,16 +60,9 @@ class PerturbationWrapper(gym.Wrapper):
             raise TypeError(
                 f"PerturbationWrapper needs a Box action space, got action_space={env.action_space!r}"
             )
-        for name, value in (("push_prob", push_prob), ("push_scale", push_scale), ("action_noise", action_noise)):
-            if not isinstance(value, (int, float, np.floating, np.integer)) or not math.isfinite(float(value)):
-                raise ValueError(f"{name} must be a finite number, got {name}={value!r}")
-            if value < 0:
-                raise ValueError(f"{name} must be >= 0, got {name}={value!r}")
-        if push_prob > 1:
-            raise ValueError(f"push_prob must be in [0, 1], got push_prob={push_prob!r}")
-        self.push_prob = float(push_prob)
-        self.push_scale = float(push_scale)
-        self.action_noise = float(action_noise)
+        self.push_prob = check_real(push_prob, "push_prob", low=0.0, high=1.0)
+        self.push_scale = check_real(push_scale, "push_scale", low=0.0)
+        self.action_noise = check_real(action_noise, "action_noise", low=0.0)
         self.state_attr = state_attr
         self.push_indices = None if push_indices is None else np.asarray(push_indices, dtype=np.int64)
         self.n_pushes = 0
