@@ -20,6 +20,16 @@ Schedules are small picklable classes (not lambdas) so that ``save``/``load``
 round-trip them and their ``repr`` is readable in logs: :class:`Constant`, :class:`Linear`,
 :class:`LogLinear` and :class:`FromCallable` (named so as not to be confused with SB3's
 ``ConstantSchedule`` / ``LinearSchedule``, which take other arguments).
+
+Why not SB3 2.9's ``ConstantSchedule`` / ``LinearSchedule`` / ``FloatSchedule``
+(``stable_baselines3.common.utils``): saved models pickle these classes by module, name and
+attributes (``Constant.value``, where SB3's has ``val``), so swapping them would break loading;
+SB3's have no ``__eq__`` (a loaded model's schedule compares equal to the one it was built
+with), no :class:`Schedule` base (the algorithms tell a parsed schedule from a user callable by
+it), no ``initial_value``, and SB3's ``LinearSchedule`` needs an ``end_fraction`` and does not
+clip the progress. SB3 lacks the
+log-linear schedule and the string parser altogether. Every class here is a callable of
+``progress_remaining``, so SB3 accepts it wherever it takes a ``Schedule``.
 """
 
 from __future__ import annotations
@@ -30,6 +40,8 @@ from typing import Union
 from collections.abc import Callable
 
 import numpy as np
+
+from sb3_softopt.common.validation import check_real
 
 ScheduleLike = Union[float, int, str, Callable[[float], float]]  # noqa: UP007  a runtime alias: Python 3.10 cannot | a typing.Callable
 
@@ -50,7 +62,7 @@ class Schedule:
 
 
 class Constant(Schedule):
-    """Always ``value``.
+    """Always ``value`` (not SB3's ``ConstantSchedule``: pickled models hold ``.value``; see the module docstring).
 
     :param value: the constant.
     """
@@ -69,7 +81,8 @@ class Constant(Schedule):
 
 
 class Linear(Schedule):
-    """Linear interpolation from ``start`` (p=1) to ``end`` (p=0).
+    """Linear interpolation from ``start`` (p=1) to ``end`` (p=0); the progress is clipped to [0, 1]
+    (SB3's ``LinearSchedule`` neither clips nor compares equal; see the module docstring).
 
     :param start: value at the start of training (progress remaining 1).
     :param end: value at the end of training (progress remaining 0).
@@ -118,7 +131,8 @@ class LogLinear(Schedule):
 
 
 class FromCallable(Schedule):
-    """Wraps a user callable so that it gets the Schedule helpers."""
+    """Wraps a user callable so that it gets the Schedule helpers (SB3's ``FloatSchedule`` does the
+    float cast too, but is no :class:`Schedule`, and pickled models hold ``.func``)."""
 
     def __init__(self, func: Callable[[float], float]):
         self.func = func
@@ -200,20 +214,25 @@ def make_schedule(value: ScheduleLike, name: str = "schedule") -> Schedule:
 
 def check_schedule_range(schedule: Schedule, name: str, *, positive: bool = False, non_negative: bool = False) -> None:
     """Raise ``ValueError`` if the schedule leaves the allowed range at its ends or midpoint."""
+    low = 0.0 if positive or non_negative else None
     for p in (1.0, 0.5, 0.0):
-        v = schedule(p)
-        if not math.isfinite(v):
-            raise ValueError(f"{name} is not finite at progress_remaining={p}: {v}")
-        if positive and v <= 0:
-            raise ValueError(f"{name} must be > 0, got {v} at progress_remaining={p}")
-        if non_negative and v < 0:
-            raise ValueError(f"{name} must be >= 0, got {v} at progress_remaining={p}")
+        check_real(schedule(p), f"{name} at progress_remaining={p:g}", low=low, low_open=positive)
 
 
-# Former names, kept so that models saved before the rename (which pickle these classes) still
-# load. They are not exported: SB3 2.9 has a ConstantSchedule and a LinearSchedule with other
-# signatures, and the old names invited mixing the two up.
-ConstantSchedule = Constant
-LinearSchedule = Linear
-LogLinearSchedule = LogLinear
-CallableSchedule = FromCallable
+#: Former names of the classes. Models saved before the rename pickle them under these names, so
+#: unpickling still finds them (pickle looks names up with getattr, which reaches the module's
+#: ``__getattr__``); they are not module attributes, so no public name here clashes with SB3's
+#: ``ConstantSchedule`` / ``LinearSchedule``.
+_LEGACY_NAMES: dict[str, type[Schedule]] = {
+    "ConstantSchedule": Constant,
+    "LinearSchedule": Linear,
+    "LogLinearSchedule": LogLinear,
+    "CallableSchedule": FromCallable,
+}
+
+
+def __getattr__(name: str) -> type[Schedule]:
+    try:
+        return _LEGACY_NAMES[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
