@@ -34,9 +34,9 @@ It also works around these rl-zoo3 pitfalls:
   the environment variable ``SOFTOPT_ZOO_STOCHASTIC_EVAL=1`` or the hyperparameter
   ``deterministic_eval: false`` (yaml or ``-params``);
 * a run whose set-up fails removes the run folder it created, and ``enjoy``/``record_video``
-  load the latest run that holds a model (:mod:`sb3_softopt.zoo_runs`);
+  load the latest run that holds a model (:mod:`sb3_softopt.zoo.runs`);
 * ``-optimize`` with ``--storage`` sends heartbeats, so trials of dead workers end FAIL instead of
-  RUNNING forever, and seeds the sampler per trial number (:mod:`sb3_softopt.zoo_storage`).
+  RUNNING forever, and seeds the sampler per trial number (:mod:`sb3_softopt.zoo.storage`).
 
 Bridge options (taken out of the command line before rl-zoo3 parses it):
 

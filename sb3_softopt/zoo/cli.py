@@ -11,9 +11,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sb3_softopt.zoo.constants import COMMANDS, DEFAULT_HEARTBEAT, FIGURES_ENV, HEARTBEAT_ENV, STOCHASTIC_EVAL_ENV, TRACEBACK_ENV, ZOO_ALGOS
-from sb3_softopt.zoo.entry import ZooBridgeError
-from sb3_softopt.zoo.patches import _STATE, register
+from sb3_softopt.zoo.constants import (
+    COMMANDS,
+    DEFAULT_HEARTBEAT,
+    FIGURES_ENV,
+    HEARTBEAT_ENV,
+    STOCHASTIC_EVAL_ENV,
+    TRACEBACK_ENV,
+    ZOO_ALGOS,
+    ZooBridgeError,
+)
+from sb3_softopt.zoo.patches import BridgeOptions, bridge_options, register
 
 
 # --------------------------------------------------------------------------------------
@@ -179,12 +187,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         Path(options["figures"]).mkdir(parents=True, exist_ok=True)
 
     register(command)
-    _STATE["stochastic_eval"] = bool(options["stochastic_eval"])
-    _STATE["heartbeat"] = options["heartbeat"]
+    run_options = BridgeOptions(stochastic_eval=bool(options["stochastic_eval"]), heartbeat=options["heartbeat"])
     saved_argv = sys.argv
     sys.argv = [f"softopt-zoo {command}", *rest]
     try:
-        _run_command(command)
+        with bridge_options(run_options):
+            _run_command(command)
     except Exception as exc:
         if argv is not None or options["traceback"]:
             raise
@@ -195,8 +203,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(2 if isinstance(exc, ZooBridgeError) else 1) from None
     finally:
         sys.argv = saved_argv
-        _STATE["stochastic_eval"] = False
-        _STATE["heartbeat"] = DEFAULT_HEARTBEAT
     if options["figures"] is not None and command in ("all_plots", "plot_train", "plot_from_file"):
         with warnings.catch_warnings():
             _save_figures(options["figures"])

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sb3_softopt.zoo.constants import CONFIGS_ENV
-from sb3_softopt.zoo.entry import ZooBridgeError
+from sb3_softopt.zoo.constants import CONFIGS_ENV, ZooBridgeError
 
 
 # --------------------------------------------------------------------------------------

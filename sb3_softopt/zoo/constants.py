@@ -1,7 +1,14 @@
-"""Names shared by the bridge's modules: algorithms, commands, keys, environment variables."""
+"""Names shared by the bridge's modules: its error, algorithms, commands, keys, environment variables.
+
+A leaf module (it imports none of the bridge's others), so that ``entry``, ``configs``, ``patches``
+and ``cli`` import :class:`ZooBridgeError` from here without importing one another.
+"""
 
 from __future__ import annotations
 
+
+class ZooBridgeError(ValueError):
+    """Bad use of the zoo bridge (unknown command, missing option value, unusable entry, ...)."""
 
 
 #: rl-zoo3 algorithm name -> name of the class exported by ``sb3_softopt``.

@@ -22,15 +22,16 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sb3_softopt.zoo.configs import zoo_configs_dir
+from sb3_softopt.zoo.constants import _ZOO_SCHEDULE_KEYS, CONFIGS_ENV
+from sb3_softopt.zoo.constants import ZooBridgeError as ZooBridgeError  # its public home: sb3_softopt.zoo
+from sb3_softopt.zoo.patches import _make_experiment_manager
+
 #: Keys that only rl-zoo3 can turn into what ``train`` builds (the core reader refuses them).
 NEEDS_RL_ZOO3 = (
     "normalize", "frame_stack", "env_wrapper", "vec_env_wrapper", "callback", "monitor_kwargs",
     "replay_buffer_class", "replay_buffer_kwargs",
 )
-
-
-class ZooBridgeError(ValueError):
-    """Bad use of the zoo bridge (unknown command, missing option value, unusable entry, ...)."""
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,6 @@ class ZooEntry:
 
 
 def _config_path(algo: str, path: str | Path | None) -> Path:
-    from sb3_softopt.zoo.configs import zoo_configs_dir
-    from sb3_softopt.zoo.constants import CONFIGS_ENV
-
     if path is None:
         folder = zoo_configs_dir()
         if folder is None:
@@ -129,8 +127,6 @@ def entry_from_manager(env_id: str, algo: str, path: Path, hyperparams: dict[str
     """:func:`zoo_entry` through the bridge's ``ExperimentManager`` (needs the zoo extra)."""
     import rl_zoo3.exp_manager
 
-    from sb3_softopt.zoo.patches import _make_experiment_manager
-
     manager = _make_experiment_manager(rl_zoo3.exp_manager.ExperimentManager)(
         argparse.Namespace(), algo, env_id, log_folder=tempfile.gettempdir(), config=str(path),
         hyperparams=dict(hyperparams or {}), verbose=0,
@@ -160,7 +156,6 @@ def entry_from_yaml(env_id: str, algo: str, path: Path, hyperparams: dict[str, A
     import yaml
 
     from sb3_softopt.common.schedules import make_schedule
-    from sb3_softopt.zoo.constants import _ZOO_SCHEDULE_KEYS
 
     table = yaml.safe_load(Path(path).read_text()) or {}
     params = {**dict(table[env_id] if env_id in table else table["default"]), **(hyperparams or {})}

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sb3_softopt.zoo.configs import default_config
-from sb3_softopt.zoo.constants import DEFAULT_HEARTBEAT, ZOO_ALGOS, _ZOO_OFF_POLICY, _ZOO_SCHEDULE_KEYS
-from sb3_softopt.zoo.entry import ZooBridgeError
+from sb3_softopt.zoo.constants import DEFAULT_HEARTBEAT, ZOO_ALGOS, _ZOO_OFF_POLICY, _ZOO_SCHEDULE_KEYS, ZooBridgeError
 from sb3_softopt.zoo.samplers import sample_entropy_ppo_params, sample_sac_params, sample_soft_dqn_params, sample_sql_params
+
+
+@dataclass(frozen=True)
+class BridgeOptions:
+    """The bridge's own command-line options that reach rl-zoo3's ``ExperimentManager``.
+
+    :param stochastic_eval: evaluate with ``deterministic=False`` during ``train``
+    :param heartbeat: ``-optimize`` with ``--storage``: heartbeat interval in seconds (0: none)
+    """
+
+    stochastic_eval: bool = False
+    heartbeat: int = DEFAULT_HEARTBEAT
 
 
 # --------------------------------------------------------------------------------------
 # rl-zoo3 patches
 # --------------------------------------------------------------------------------------
-_STATE: dict[str, Any] = {"patched": False, "stochastic_eval": False, "heartbeat": DEFAULT_HEARTBEAT}
-
 #: How to undo each change :func:`register` made to rl-zoo3, newest last (see :func:`unregister`).
 _UNDO: list[Callable[[], None]] = []
 _MISSING = object()
@@ -54,20 +65,23 @@ def _lenient_store_dict_call(self, parser, namespace, values, option_string=None
     setattr(namespace, self.dest, arg_dict)
 
 
-def _make_experiment_manager(base: type[Any]) -> type:
+def _make_experiment_manager(base: type[Any], options: BridgeOptions = BridgeOptions()) -> type:
+    """rl-zoo3's ``ExperimentManager`` (``base``) with the bridge's fixes, run with ``options``."""
     from sb3_softopt.common.schedules import make_schedule
     from sb3_softopt.zoo.runs import CleanSetupMixin
     from sb3_softopt.zoo.storage import OptimizationMixin
 
     class SoftoptExperimentManager(CleanSetupMixin, OptimizationMixin, base):
-        """rl-zoo3's ExperimentManager with the bridge's fixes (see the module docstring)."""
+        """rl-zoo3's ExperimentManager with the bridge's fixes (see the package docstring)."""
+
+        _softopt_options = options
 
         def __init__(self, args, algo, env_id, *pos, config=None, **kwargs):
             if config is None:
                 config = default_config(algo, env_id)
             super().__init__(args, algo, env_id, *pos, config=config, **kwargs)
-            self._bridge_heartbeat = _STATE["heartbeat"]
-            self._bridge_stochastic_eval = bool(_STATE["stochastic_eval"])
+            self._bridge_heartbeat = options.heartbeat
+            self._bridge_stochastic_eval = bool(options.stochastic_eval)
             if self._bridge_stochastic_eval:
                 self.deterministic_eval = False
 
@@ -176,15 +190,29 @@ def register(command: str = "train", strict: bool = False) -> dict[str, type]:
 
         patch_model_path(_set_attr)
 
-    if not _STATE["patched"]:
-        _set_attr(rl_zoo3.utils.StoreDict, "__call__", _lenient_store_dict_call)
-        import rl_zoo3.train
+    import rl_zoo3.train
 
+    if not hasattr(rl_zoo3.train.ExperimentManager, "_softopt_options"):  # patched once, until unregister()
+        _set_attr(rl_zoo3.utils.StoreDict, "__call__", _lenient_store_dict_call)
         manager = _make_experiment_manager(rl_zoo3.exp_manager.ExperimentManager)
         _set_attr(rl_zoo3.train, "ExperimentManager", manager)
-        _STATE["manager"] = manager
-        _STATE["patched"] = True
     return registered
+
+
+@contextlib.contextmanager
+def bridge_options(options: BridgeOptions) -> Iterator[None]:
+    """Within the block, ``train`` builds the bridge's ``ExperimentManager`` with ``options``
+    (after :func:`register`; the options are bound to the class, not kept in module state)."""
+    import rl_zoo3.exp_manager
+    import rl_zoo3.train
+
+    name = "ExperimentManager"  # set with setattr: rl_zoo3.train's annotation is the base class
+    registered = getattr(rl_zoo3.train, name)
+    setattr(rl_zoo3.train, name, _make_experiment_manager(rl_zoo3.exp_manager.ExperimentManager, options))
+    try:
+        yield
+    finally:
+        setattr(rl_zoo3.train, name, registered)
 
 
 def unregister() -> None:
@@ -192,5 +220,3 @@ def unregister() -> None:
     the experiment manager, enjoy's model lookup), newest first; a no-op when nothing is registered."""
     while _UNDO:
         _UNDO.pop()()
-    _STATE.pop("manager", None)
-    _STATE["patched"] = False

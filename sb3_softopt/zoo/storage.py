@@ -28,6 +28,10 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.storages import BaseStorage
+# The bridge's one private import, kept because no public route exists in optuna 5.1: optuna starts
+# its heartbeat thread and fails stale trials only for a storage that subclasses BaseHeartbeat, which
+# optuna.storages does not export, and its JournalStorage has no heartbeat. RDB urls take the public
+# route (RDBStorage(heartbeat_interval=...)); only HeartbeatJournalStorage below needs the base class.
 from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
