@@ -4,8 +4,10 @@
 
 * ``speed``: CPU time of ``train()`` per gradient step, SQL against ``stable_baselines3.SAC`` with
   the same networks and batch size, on the same filled Pendulum-v1 replay buffer, repetitions
-  interleaved; also SQL's time split into its parts (critic target on the value particles,
-  critic step, sampler particles, Q gradient at the fixed particles, kernel, sampler step).
+  interleaved (alternating order, one process, median and range of the per-repetition ratios); also
+  SQL's step split into its phases (``SQL_PHASES``: replay sample, target network on the value
+  particles, critic step, sampler particles, Q gradient at the fixed particles, kernel and SVGD
+  direction, sampler step, target update), timed in situ step by step.
 * ``pendulum``: Pendulum-v1 for ``--steps`` (20k) per seed, SQL with its ``zoo_configs/sql.yml``
   entry and SB3's SAC with rl-zoo3's entry (learning_rate 1e-3) in the same run; deterministic
   evaluation on 10 episodes every quarter of training (SB3's ``evaluate_policy``). Resumable: a
@@ -46,77 +48,105 @@ def _zoo(env_id: str, algo: str):
 
 
 # ----------------------------------------------------------------------------- speed
-def _sql_parts(model, batch_size: int, reps: int) -> dict[str, float]:
-    """CPU ms of each part of one SQL gradient step (forward and backward of each loss)."""
+#: The phases of one SQL gradient step, in order (what ``_timed_sql_step`` times).
+SQL_PHASES = (
+    "replay_sample",
+    "value_particles",  # target network on the M uniform particles of every next state, soft value (no grad)
+    "critic_step",  # Q(s, a), loss, backward, Adam
+    "sampler_fixed_particles",  # the sampler's fixed particles (no grad)
+    "q_gradient",  # grad_a of Q / alpha + log-Jacobian at the fixed particles (critic forward and backward)
+    "sampler_updated_particles",  # the sampler's updated particles (forward with graph)
+    "kernel_direction",  # RBF kernel, median bandwidth, SVGD direction
+    "sampler_step",  # surrogate loss, backward through the sampler, Adam
+    "target_update",  # Polyak update of the target critic
+)
+
+
+def _timed_sql_step(model, batch_size: int, alpha: float) -> dict[str, float]:
+    """One gradient step of ``SQL.train`` written out phase by phase (the library's functions, the
+    same computation and random draws), with the CPU seconds of each phase."""
+    from stable_baselines3.common.utils import polyak_update
+    from torch.nn import functional as F
+
     from sb3_softopt.sql.policies import particle_q_values
-    from sb3_softopt.sql.svgd import svgd_direction
+    from sb3_softopt.sql.svgd import SQUASH_EPS, svgd_direction, uniform_soft_value
+
+    times, last = {}, time.process_time()
+
+    def lap(name: str) -> None:
+        nonlocal last
+        now = time.process_time()
+        times[name], last = now - last, now
 
     data = model.replay_buffer.sample(batch_size)
-    obs, alpha = data.observations, model.current_ent_coef()
-
-    def critic_target():
-        with th.no_grad():
-            model.critic_loss(data, alpha)
-
-    def critic_step():
-        loss = model.critic_loss(data, alpha)[0]
-        model.critic.optimizer.zero_grad()
-        loss.backward()
-        model.critic.optimizer.step()
-
-    features = model.actor.extract_features(obs, model.actor.features_extractor)
-    fixed = th.tanh(model.actor.particles(features, model.n_fixed_particles)).detach().requires_grad_(True)
-
-    def q_gradient():
-        th.autograd.grad(particle_q_values(model.critic, obs, fixed).sum(), fixed)
-
-    updated = model.actor.particles(features.detach(), model.n_updated_particles).detach()
-
-    def kernel():
-        svgd_direction(fixed.detach(), updated, th.ones_like(fixed))
-
-    def sampler_step():
-        loss = model.sampler_loss(obs, alpha)[0]
-        model.actor.optimizer.zero_grad()
-        loss.backward()
-        model.actor.optimizer.step()
-
-    def particles():
-        with th.no_grad():
-            model.actor.particles(features, model.kernel_n_particles)
-
-    parts = dict(
-        critic_target_on_value_particles=critic_target,
-        critic_step=critic_step,
-        sampler_particles_forward=particles,
-        q_gradient_at_fixed_particles=q_gradient,
-        kernel_and_direction=kernel,
-        sampler_step_total=sampler_step,
-    )
-    out = {}
-    for name, fn in parts.items():
-        fn()
-        start = time.process_time()
-        for _ in range(reps):
-            fn()
-        out[name] = 1000 * (time.process_time() - start) / reps
-    return out
+    lap("replay_sample")
+    with th.no_grad():
+        uniform = 2.0 * th.rand(batch_size, model.value_n_particles, model.action_dim) - 1.0
+        next_value = uniform_soft_value(particle_q_values(model.critic_target, data.next_observations, uniform), alpha, model.action_dim)
+        target = data.rewards + (1 - data.dones) * model.gamma * next_value
+    lap("value_particles")
+    loss = 0.5 * F.mse_loss(model.critic(data.observations, data.actions)[0], target)
+    model.critic.optimizer.zero_grad()
+    loss.backward()
+    model.critic.optimizer.step()
+    lap("critic_step")
+    actor, obs = model.actor, data.observations
+    features = actor.extract_features(obs, actor.features_extractor)
+    with th.no_grad():
+        fixed = actor.particles(features, model.n_fixed_particles)
+    lap("sampler_fixed_particles")
+    fixed.requires_grad_(True)
+    actions = th.tanh(fixed)
+    log_p = particle_q_values(model.critic, obs, actions) / alpha + th.log(1.0 - actions.pow(2) + SQUASH_EPS).sum(dim=-1)
+    (grad_log_p,) = th.autograd.grad(log_p.sum(), fixed)
+    lap("q_gradient")
+    updated = actor.particles(features, model.n_updated_particles)
+    lap("sampler_updated_particles")
+    direction, _ = svgd_direction(fixed.detach(), updated, grad_log_p)
+    lap("kernel_direction")
+    loss = -(direction.detach() * updated).sum(dim=-1).mean()
+    model.actor.optimizer.zero_grad()
+    loss.backward()
+    model.actor.optimizer.step()
+    lap("sampler_step")
+    polyak_update(model.critic.parameters(), model.critic_target.parameters(), model.tau)
+    lap("target_update")
+    return times
 
 
-def speed(out: Path, reps: int, grad_steps: int) -> dict:
+def _sql_phases(model, batch_size: int, steps: int) -> dict[str, float]:
+    """Median CPU ms of each phase over ``steps`` gradient steps (default settings: pre-tanh SVGD space)."""
+    assert model.svgd_space == "pre_tanh" and model.target_update_interval == 1 and model.n_steps == 1
+    alpha = model.current_ent_coef()
+    _timed_sql_step(model, batch_size, alpha)
+    runs = [_timed_sql_step(model, batch_size, alpha) for _ in range(steps)]
+    phases = {name: 1000 * statistics.median(r[name] for r in runs) for name in SQL_PHASES}
+    phases["sum_of_phases"] = 1000 * statistics.median(sum(r.values()) for r in runs)
+    return phases
+
+
+def speed(
+    out: Path, reps: int, grad_steps: int, matmul_precision: str = "highest", particles: tuple[int, int] = (16, 16)
+) -> dict:
     from stable_baselines3 import SAC
 
     from sb3_softopt import SQL
 
+    th.set_float32_matmul_precision(matmul_precision)
+    load_before = os.getloadavg()
     results = []
+    sql_kwargs = dict(value_n_particles=particles[0], kernel_n_particles=particles[1])
     for net_arch, batch in SPEED_CONFIGS:
         models = {}
-        for name, cls in (("sql", SQL), ("sac", SAC)):
+        for name, cls, kwargs in (("sql", SQL, sql_kwargs), ("sac", SAC, {})):
             # learning_starts above the collected steps: the buffer is filled, nothing trained.
             models[name] = cls(
                 "MlpPolicy", "Pendulum-v1", seed=0, batch_size=batch, learning_starts=10_000,
-                policy_kwargs=dict(net_arch=net_arch),
+                policy_kwargs=dict(net_arch=net_arch), **kwargs,
             ).learn(2000)
+        for model in models.values():
+            model.train(gradient_steps=2, batch_size=batch)  # warm-up, not timed
+        # Interleaved, in alternating order, in one process: a load that comes and goes hits both.
         cpu = {name: [] for name in models}
         for rep in range(reps):
             for name in (["sql", "sac"] if rep % 2 == 0 else ["sac", "sql"]):
@@ -125,19 +155,22 @@ def speed(out: Path, reps: int, grad_steps: int) -> dict:
                 models[name].train(gradient_steps=grad_steps, batch_size=batch)
                 cpu[name].append(time.process_time() - start)
         ms = {name: 1000 * sum(v) / (reps * grad_steps) for name, v in cpu.items()}
+        ratios = sorted(a / b for a, b in zip(cpu["sql"], cpu["sac"], strict=True))
         row = dict(
             net_arch=net_arch,
             batch_size=batch,
             ms_per_grad_step=ms,
             ratio=ms["sql"] / ms["sac"],
-            ratio_median=statistics.median(a / b for a, b in zip(cpu["sql"], cpu["sac"])),
-            sql_parts_ms=_sql_parts(models["sql"], batch, 20),
+            ratio_median=statistics.median(ratios),
+            ratio_min_max=[ratios[0], ratios[-1]],
+            sql_phases_ms=_sql_phases(models["sql"], batch, 4 * grad_steps // 5 + 10),
         )
         results.append(row)
         print(
             f"net {net_arch} batch {batch}: SQL {ms['sql']:.2f} ms / SAC {ms['sac']:.2f} ms per gradient step "
-            f"= {row['ratio']:.2f}x (median {row['ratio_median']:.2f}); SQL parts (ms) "
-            + ", ".join(f"{k} {v:.2f}" for k, v in row["sql_parts_ms"].items()),
+            f"= {row['ratio']:.2f}x (median of {reps} interleaved reps {row['ratio_median']:.2f}, range "
+            f"{ratios[0]:.2f}-{ratios[-1]:.2f}); SQL phases (median ms) "
+            + ", ".join(f"{k} {v:.2f}" for k, v in row["sql_phases_ms"].items()),
             flush=True,
         )
     summary = dict(
@@ -145,7 +178,9 @@ def speed(out: Path, reps: int, grad_steps: int) -> dict:
         reps=reps,
         grad_steps_per_rep=grad_steps,
         threads=th.get_num_threads(),
-        particles=dict(value=16, kernel=16, fixed=8, updated=8),
+        matmul_precision=matmul_precision,
+        load_average_before_after=[load_before[0], os.getloadavg()[0]],
+        particles=dict(value=particles[0], kernel=particles[1]),
         results=results,
     )
     out.mkdir(parents=True, exist_ok=True)
@@ -296,12 +331,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="pendulum: budget per run (20k); svgd: sampler steps (2500 5000)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="speed: torch threads")
+    parser.add_argument("--matmul-precision", choices=["highest", "high", "medium"], default="highest",
+                        help="speed: torch.set_float32_matmul_precision for both SQL and SAC (an approximation below 'highest')")
     parser.add_argument("--particles", type=int, default=128, help="svgd: particles per group (half fixed)")
+    parser.add_argument("--particles-per-state", type=int, nargs=2, default=[16, 16], metavar=("VALUE", "KERNEL"),
+                        help="speed: SQL's value_n_particles and kernel_n_particles")
     parser.add_argument("--groups", type=int, default=16, help="svgd: particle groups per step")
     args = parser.parse_args(argv)
     th.set_num_threads(args.threads)
     if args.part == "speed":
-        speed(args.out, args.reps, args.grad_steps)
+        speed(args.out, args.reps, args.grad_steps, args.matmul_precision, tuple(args.particles_per_state))
     elif args.part == "pendulum":
         pendulum(args.out, args.seeds, args.steps[0] if args.steps else 20_000, args.workers)
     else:
