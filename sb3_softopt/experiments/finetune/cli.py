@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 from collections.abc import Sequence
+from sb3_softopt.common.executors import BACKENDS
 from sb3_softopt.experiments.finetune.claim import FinetuneResult
 from sb3_softopt.experiments.finetune.config import ARMS, BUDGETS, DEFAULT_ARMS, DEFAULT_PRETRAIN_ENV, DEFAULT_SEEDS, QUICK_SEEDS
 from sb3_softopt.experiments.finetune.runner import run
@@ -37,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> FinetuneResult:
     parser.add_argument("--arms", nargs="+", default=list(DEFAULT_ARMS), choices=ARMS, help="default: %(default)s")
     parser.add_argument("--env-module", action="append", default=[], help="module to import to register env ids")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--backend", default="local", choices=BACKENDS, help="local process pool (default) or Dask distributed")
+    parser.add_argument("--dask-address", default=None, help="Dask scheduler address (default: a local cluster of --workers processes)")
     args = parser.parse_args(argv)
     tasks = dict(args.finetune_env) if args.finetune_env else None
     summary = run(
@@ -50,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> FinetuneResult:
         workers=args.workers,
         env_modules=args.env_module,
         progress=not args.no_progress,
+        backend=args.backend,
+        dask_address=args.dask_address,
     )
     print((Path(args.out) / "summary.md").read_text())
     print(f"wall time {summary['wall_s']:.0f} s; outputs in {args.out}")

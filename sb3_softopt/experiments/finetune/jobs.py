@@ -31,10 +31,12 @@ from sb3_softopt.experiments.finetune.coverage import goal_reach, pretrained_cov
 # --------------------------------------------------------------------------------------------
 # Workers (run in subprocesses)
 # --------------------------------------------------------------------------------------------
-def _worker_init(env_modules: Sequence[str], parent_pid: int) -> None:
+def _worker_init(env_modules: Sequence[str], parent_pid: int | None) -> None:
     # A SIGKILLed parent cannot shut its pool down: without this, its workers would finish their
-    # jobs (writing results behind the resumed run's back) and then wait forever.
-    exit_with_parent(parent_pid)
+    # jobs (writing results behind the resumed run's back) and then wait forever. (None: a Dask
+    # worker, whose lifetime its cluster manages.)
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
     import torch
 
     torch.set_num_threads(1)

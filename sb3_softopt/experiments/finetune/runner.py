@@ -8,7 +8,7 @@ import json
 import multiprocessing as mp
 import os
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 from collections.abc import Sequence
 from typing import cast
@@ -17,6 +17,7 @@ import numpy as np
 
 from sb3_softopt.common.atomic import InvalidResult, is_trusted, load_json
 from sb3_softopt.common.atomic import atomic_write_text as _atomic_write
+from sb3_softopt.common.executors import BACKENDS, make_executor
 from sb3_softopt.experiments.finetune.claim import FinetuneResult
 from sb3_softopt.experiments.finetune.config import (
     ACTION_NOISE,
@@ -73,6 +74,8 @@ def run(  # noqa: C901  one branch per phase of the resumable schedule
     workers: int | None = None,
     env_modules: Sequence[str] = (),
     progress: bool = True,
+    backend: str = "local",
+    dask_address: str | None = None,
 ) -> FinetuneResult:
     """Run (or resume) the pretrain/finetune comparison and write its outputs into ``out_dir``.
 
@@ -86,6 +89,9 @@ def run(  # noqa: C901  one branch per phase of the resumable schedule
     :param workers: parallel processes (default ``min(2, cpu_count)``).
     :param env_modules: modules to import (in every worker) to register custom env ids.
     :param progress: show a tqdm progress bar.
+    :param backend: ``"local"`` (a process pool, the default) or ``"dask"``: the same jobs on Dask
+        distributed (:func:`sb3_softopt.common.executors.make_executor`; same results).
+    :param dask_address: Dask scheduler address (default: a local cluster of ``workers`` processes).
     :returns: the summary dict also written to ``summary.json``: per task and arm the
         ``steps_to_threshold`` and ``final_return`` (per seed, IQM, 95% CI, n reached) and the
         steps ratios of the pretrained soft arms to the DDPG arms, their aggregate over the tasks,
@@ -123,6 +129,8 @@ def run(  # noqa: C901  one branch per phase of the resumable schedule
         workers = max(1, min(2, os.cpu_count() or 1))
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     _check_env_pair(pretrain_env, tasks)
 
     out = Path(out_dir)
@@ -172,8 +180,10 @@ def run(  # noqa: C901  one branch per phase of the resumable schedule
         # fork: workers start in milliseconds and need no ``__main__`` guard in user scripts; the
         # parent has run no torch operation, so no thread pool is inherited half-initialised.
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        init_args = (tuple(env_modules), os.getpid())
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=init_args) as pool:
+        # a Dask worker's parent is its nanny, not this process: it must not watch our pid
+        init_args = (tuple(env_modules), os.getpid() if backend == "local" else None)
+        executor = make_executor(backend, workers, dask_address, mp_context=ctx, initializer=_worker_init, initargs=init_args)
+        with executor as pool:
             # Seed-major scheduling with at most `workers` runs in flight: every arm of seed 0
             # finishes before seed 1 starts, so an interrupted run leaves complete seeds behind
             # (and resuming with fewer seeds gives a usable summary).

@@ -57,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-steps", type=int, default=None, help="training steps per run (default 10000)")
     parser.add_argument("--n-eval-episodes", type=int, default=None, help="episodes per setting and mode (default 10)")
     parser.add_argument("--workers", type=int, default=None, help="parallel processes (default min(2, cores))")
+    parser.add_argument("--backend", default="local", choices=("local", "dask"), help="local process pool (default) or Dask distributed")
+    parser.add_argument("--dask-address", default=None, help="Dask scheduler address (default: a local cluster of --workers processes)")
 
 
 def main(argv: Sequence[str] | None = None) -> RobustnessResult:
@@ -68,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> RobustnessResult:
     args = parser.parse_args(argv)
     result = run(
         args.out, quick=args.quick, seed=args.seed, n_seeds=args.n_seeds, train_steps=args.train_steps,
-        n_eval_episodes=args.n_eval_episodes, workers=args.workers,
+        n_eval_episodes=args.n_eval_episodes, workers=args.workers, backend=args.backend, dask_address=args.dask_address,
     )
     verdict = judge(result)
     print(f"{verdict.level}: {verdict.reason}")

@@ -18,9 +18,11 @@ from sb3_softopt.experiments.robustness.perturbation import evaluate_under_pertu
 __all__ = ["learned_path", "make_model", "place_obstacle", "run_job"]
 
 
-def worker_init(parent_pid: int) -> None:
-    # A SIGKILLed parent cannot shut its pool down: its workers must not outlive it.
-    exit_with_parent(parent_pid)
+def worker_init(parent_pid: int | None) -> None:
+    # A SIGKILLed parent cannot shut its pool down: its workers must not outlive it. (None: a
+    # Dask worker, whose lifetime its cluster manages.)
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
     import torch
 
     torch.set_num_threads(1)

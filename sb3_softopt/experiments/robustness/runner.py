@@ -5,13 +5,14 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 from collections.abc import Sequence
 
 import numpy as np
 
 from sb3_softopt.common.atomic import atomic_write_json, is_trusted
+from sb3_softopt.common.executors import BACKENDS, make_executor
 from sb3_softopt.common.plotting import color, plot_band, save_figure
 from sb3_softopt.common.stats import mean_ci, welch_diff_ci
 from sb3_softopt.experiments.robustness import config as C
@@ -31,6 +32,8 @@ def run(
     algos: Sequence[str] = C.ALGOS,
     workers: int | None = None,
     progress: bool = True,
+    backend: str = "local",
+    dask_address: str | None = None,
 ) -> RobustnessResult:
     """Train SQL, SAC and DDPG without obstacles; evaluate them with obstacles and disturbances.
 
@@ -47,6 +50,9 @@ def run(
     :param algos: subset of ``("SQL", "SAC", "DDPG")``; DDPG is needed for the comparison.
     :param workers: parallel processes (default ``min(2, cpu_count)``).
     :param progress: tqdm progress bar.
+    :param backend: ``"local"`` (a process pool, the default) or ``"dask"``: the same jobs on Dask
+        distributed (:func:`sb3_softopt.common.executors.make_executor`; same results).
+    :param dask_address: Dask scheduler address (default: a local cluster of ``workers`` processes).
     """
     from dataclasses import replace
 
@@ -65,6 +71,8 @@ def run(
     workers = max(1, min(2, os.cpu_count() or 1)) if workers is None else int(workers)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got workers={workers!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     seeds = list(range(budget.first_seed + seed, budget.first_seed + seed + budget.n_seeds))
@@ -73,7 +81,9 @@ def run(
     t0 = time.perf_counter()
     if todo:
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=worker_init, initargs=(os.getpid(),)) as pool:
+        # a Dask worker's parent is its nanny, not this process: it must not watch our pid
+        init_args = (os.getpid() if backend == "local" else None,)
+        with make_executor(backend, workers, dask_address, mp_context=ctx, initializer=worker_init, initargs=init_args) as pool:
             futures = [pool.submit(run_job, a, s, budget, str(out)) for a, s in todo]
             for fut in tqdm(as_completed(futures), total=len(futures), desc="robustness: train+eval", disable=not progress):
                 fut.result()  # re-raises a worker's error
