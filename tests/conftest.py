@@ -1,8 +1,12 @@
 """Shared pytest setup: one torch thread per worker, a headless matplotlib, and a check of the
 number of skipped tests (``--expected-skips N`` or ``SOFTOPT_EXPECTED_SKIPS=N``: the run fails when
-the count differs, so a test that starts skipping silently, e.g. for a missing extra, fails CI)."""
+the count differs, so a test that starts skipping silently, e.g. for a missing extra, fails CI),
+and the ``source_tree`` marker: a test that reads the repository's files through the package (the
+shipped configs next to it, the benchmarks, the docs) skips, saying so, when the package under test
+is a regular install rather than this checkout's source."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -13,6 +17,29 @@ torch.set_num_threads(1)
 
 
 EXPECTED_SKIPS_ENV = "SOFTOPT_EXPECTED_SKIPS"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _package_is_source_tree() -> bool:
+    """Whether ``import sb3_softopt`` is this checkout's source (editable install or ``PYTHONPATH``)."""
+    import sb3_softopt
+
+    return Path(sb3_softopt.__file__).resolve().parents[1] == REPO
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "source_tree: the test needs the package to be this checkout's source")
+
+
+def pytest_collection_modifyitems(config, items):
+    if _package_is_source_tree():
+        return
+    import sb3_softopt
+
+    skip = pytest.mark.skip(reason=f"needs the source tree: sb3_softopt is imported from {Path(sb3_softopt.__file__).parent}, not {REPO}")
+    for item in items:
+        if "source_tree" in item.keywords:
+            item.add_marker(skip)
 
 
 def pytest_addoption(parser):
