@@ -34,10 +34,10 @@ from sb3_softopt.common.checks import (
     check_finite_loss,
     check_target_entropy,
     check_target_entropy_at,
-    is_real,
     python_scalar,
 )
 from sb3_softopt.common.schedules import ScheduleLike
+from sb3_softopt.common.validation import check_real
 from sb3_softopt.common.temperature import (
     DEFAULT_TARGET_ENTROPY_RATIO,
     make_log_ent_coef,
@@ -179,12 +179,9 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
         gamma = check_discount(gamma)
         if not isinstance(double_q, (bool, np.bool_)):
             raise TypeError(f"double_q must be a bool, got {double_q!r}")
-        if not (is_real(munchausen_coef) and math.isfinite(munchausen_coef) and munchausen_coef >= 0):
-            raise ValueError(f"munchausen_coef must be a finite number >= 0, got {munchausen_coef!r}")
-        if not (is_real(munchausen_clip) and math.isfinite(munchausen_clip) and munchausen_clip < 0):
-            raise ValueError(f"munchausen_clip must be a finite number < 0, got {munchausen_clip!r}")
-        if not (is_real(exploration_eps) and 0.0 <= exploration_eps <= 1.0):
-            raise ValueError(f"exploration_eps must be in [0, 1], got {exploration_eps!r}")
+        munchausen_coef = check_real(munchausen_coef, "munchausen_coef", low=0.0, note="0: off")
+        munchausen_clip = check_real(munchausen_clip, "munchausen_clip", high=0.0, high_open=True)
+        exploration_eps = check_real(exploration_eps, "exploration_eps", low=0.0, high=1.0, note="0: off")
         if env is not None:
             # SB3 would only assert; give a clear error naming the space instead.
             env = maybe_make_env(env, verbose)
