@@ -145,6 +145,7 @@ def _wheel(dist: Path) -> Path:
     return wheel
 
 
+@pytest.mark.source_tree
 def test_build_gives_an_sdist_and_a_complete_wheel(dist):
     version = PROJECT["version"]
     assert (dist / f"sb3_softopt-{version}.tar.gz").exists()
@@ -166,6 +167,7 @@ def test_build_gives_an_sdist_and_a_complete_wheel(dist):
     assert "softopt-zoo = sb3_softopt.zoo:main" in entry_points
 
 
+@pytest.mark.source_tree
 def test_wheel_installs_core_only_and_runs_the_demo(dist, tmp_path):
     """The wheel alone in a fresh virtualenv (this environment's packages visible, the extras blocked)."""
     env_dir = tmp_path / "venv"
@@ -199,6 +201,7 @@ def test_wheel_installs_core_only_and_runs_the_demo(dist, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.source_tree
 def test_wheel_in_a_bare_virtualenv_core_then_zoo(dist, tmp_path):
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
