@@ -18,7 +18,7 @@ from scipy import stats
 #: a statistic of one sample of values (``iqm``, ``np.mean``, ...)
 Stat = Callable[[np.ndarray], float]
 
-__all__ = ["bootstrap_ci", "iqm", "mean_ci", "mean_ci_band", "ratio_ci", "stratified_bootstrap_ci", "welch_diff_ci"]
+__all__ = ["bootstrap_ci", "diff_ci", "iqm", "mean_ci", "mean_ci_band", "ratio_ci", "stratified_bootstrap_ci", "welch_diff_ci"]
 
 
 def iqm(x: npt.ArrayLike) -> float:
@@ -38,6 +38,8 @@ def bootstrap_ci(
         return (value, value)
     if stat is iqm:
         statistic = lambda s, axis: stats.trim_mean(s, 0.25, axis=axis)  # noqa: E731  (vectorised IQM)
+    elif stat is np.mean:
+        statistic = lambda s, axis: np.mean(s, axis=axis)  # noqa: E731
     else:
         statistic = lambda s, axis: np.apply_along_axis(stat, axis, s)  # noqa: E731
     res = stats.bootstrap(
@@ -87,6 +89,8 @@ def _along_last_axis(stat: Stat) -> Callable[..., np.ndarray]:
     """``stat`` as a function of the last axis of an array (the form ``scipy.stats.bootstrap`` vectorises)."""
     if stat is iqm:
         return lambda x: stats.trim_mean(x, 0.25, axis=-1)
+    if stat is np.mean:
+        return lambda x: np.mean(x, axis=-1)
     return lambda x: np.apply_along_axis(stat, -1, x)
 
 
@@ -183,4 +187,30 @@ def ratio_ci(
     if float(along(xb)) == 0.0:
         return (value, math.nan, math.nan)
     lo, hi = _independent_bootstrap([xa, xb], ratio, n_boot, conf, seed)
+    return (value, lo, hi)
+
+
+def diff_ci(
+    a: npt.ArrayLike,
+    b: npt.ArrayLike,
+    stat: Stat = np.mean,
+    n_boot: int = 5000,
+    conf: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """``stat(a) - stat(b)`` with a percentile bootstrap CI, ``a`` and ``b`` resampled independently.
+
+    For two arms' seeds (not paired), as :func:`ratio_ci`: with binary ``a`` and ``b`` (reached a
+    threshold or not) and the default ``np.mean`` it is the difference of two fractions. A constant
+    or single-valued group is held fixed; two of them give the interval ``(diff, diff)``. An empty
+    group gives ``nan`` everywhere.
+
+    :returns: ``(diff, low, high)``.
+    """
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if xa.size == 0 or xb.size == 0:
+        return (math.nan, math.nan, math.nan)
+    along = _along_last_axis(stat)
+    value = float(along(xa) - along(xb))
+    lo, hi = _independent_bootstrap([xa, xb], lambda x, y: along(x) - along(y), n_boot, conf, seed)
     return (value, lo, hi)

@@ -45,14 +45,19 @@ and with arch 8 it imports but its interval estimates fail (arch 8 no longer tak
 A run that never reaches the threshold counts as ``finetune_steps`` (censored; the table says how
 many runs reached it).
 
-Modules: :mod:`.config` (arms, budgets, hyperparameters), :mod:`.jobs` (what the worker processes
+Pre-registered U-maze replication (issue #32; protocol, statistic and rule fixed before the run,
+:mod:`.preregistered`)::
+
+    python -m sb3_softopt.lecture finetune --out docs/lecture/finetune --umaze-replication --workers 2
+
+Modules: :mod:`.config` (arms, budgets, hyperparameters), :mod:`.preregistered` (the replication), :mod:`.jobs` (what the worker processes
 run), :mod:`.coverage` (the pretrained policies' exploration), :mod:`.runner` (scheduling,
 resumption), :mod:`.summary`, :mod:`.plots`, :mod:`.cli`, and :mod:`.claim` (the lecture claim,
 the result type and the verdict rule).
 """
 
 from sb3_softopt.experiments.finetune.claim import CLAIM, TARGET_RATIO, FinetuneResult, judge, ratio_met
-from sb3_softopt.experiments.finetune.cli import main
+from sb3_softopt.experiments.finetune.cli import add_arguments, main
 from sb3_softopt.experiments.finetune.config import (
     ACTION_NOISE,
     ARMS,
@@ -74,6 +79,7 @@ from sb3_softopt.experiments.finetune.config import (
 )
 from sb3_softopt.experiments.finetune.coverage import goal_criterion, goal_reach, pretrained_coverage
 from sb3_softopt.experiments.finetune.jobs import _check_curve, _check_pretrain, _curve_path
+from sb3_softopt.experiments.finetune.preregistered import UMAZE_PROTOCOL, judge_umaze, replication_stats, run_replication
 from sb3_softopt.experiments.finetune.runner import run
 from sb3_softopt.common.stats import bootstrap_ci, iqm, ratio_ci, stratified_bootstrap_ci
 from sb3_softopt.experiments.finetune.summary import steps_to_threshold, summarize
@@ -96,22 +102,27 @@ __all__ = [
     "SQL_FINETUNE_ENT_COEF",
     "SQL_PRETRAIN_ENT_COEF",
     "TARGET_RATIO",
+    "UMAZE_PROTOCOL",
     "Budget",
     "FinetuneResult",
     "_check_curve",
     "_check_pretrain",
     "_curve_path",
+    "add_arguments",
     "arm_algo",
     "bootstrap_ci",
     "goal_criterion",
     "goal_reach",
     "iqm",
     "judge",
+    "judge_umaze",
     "main",
     "pretrained_coverage",
     "ratio_ci",
     "ratio_met",
+    "replication_stats",
     "run",
+    "run_replication",
     "steps_to_threshold",
     "stratified_bootstrap_ci",
     "summarize",

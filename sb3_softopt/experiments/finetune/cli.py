@@ -11,6 +11,16 @@ from sb3_softopt.experiments.finetune.config import ARMS, BUDGETS, DEFAULT_ARMS,
 from sb3_softopt.experiments.finetune.runner import run
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m sb3_softopt.lecture finetune`` (keyword arguments of :func:`run`)."""
+    parser.add_argument(
+        "--umaze-replication",
+        action="store_true",
+        help="also run (resume) the pre-registered U-maze replication into OUT/umaze_preregistered",
+    )
+    parser.add_argument("--workers", type=int, default=None, help="parallel processes (default min(2, cores))")
+    parser.add_argument("--backend", default="local", choices=BACKENDS, help="local process pool (default) or Dask distributed")
+    parser.add_argument("--dask-address", default=None, help="Dask scheduler address (default: a local cluster of --workers processes)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -40,6 +50,11 @@ def main(argv: Sequence[str] | None = None) -> FinetuneResult:
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--backend", default="local", choices=BACKENDS, help="local process pool (default) or Dask distributed")
     parser.add_argument("--dask-address", default=None, help="Dask scheduler address (default: a local cluster of --workers processes)")
+    parser.add_argument(
+        "--umaze-replication",
+        action="store_true",
+        help="also run (resume) the pre-registered U-maze replication into OUT/umaze_preregistered (seeds 3000-3065, 20k steps)",
+    )
     args = parser.parse_args(argv)
     tasks = dict(args.finetune_env) if args.finetune_env else None
     summary = run(
@@ -55,7 +70,17 @@ def main(argv: Sequence[str] | None = None) -> FinetuneResult:
         progress=not args.no_progress,
         backend=args.backend,
         dask_address=args.dask_address,
+        umaze_replication=args.umaze_replication,
     )
     print((Path(args.out) / "summary.md").read_text())
+    if "umaze_replication" in summary:
+        from sb3_softopt.experiments.finetune.preregistered import judge_umaze
+
+        rep = summary["umaze_replication"]
+        verdict = judge_umaze(rep)
+        print(f"U-maze replication ({'pre-registered' if rep['preregistered'] else 'pilot, not counted'}): {verdict.level}")
+        for key, value in verdict.numbers.items():
+            print(f"  {key}: {value}")
+        print(f"  CPU time of its runs: {rep['cpu_s']:.0f} s")
     print(f"wall time {summary['wall_s']:.0f} s; outputs in {args.out}")
     return summary

@@ -76,6 +76,7 @@ def run(  # noqa: C901  one branch per phase of the resumable schedule
     progress: bool = True,
     backend: str = "local",
     dask_address: str | None = None,
+    umaze_replication: bool = False,
 ) -> FinetuneResult:
     """Run (or resume) the pretrain/finetune comparison and write its outputs into ``out_dir``.
 
@@ -92,6 +93,10 @@ def run(  # noqa: C901  one branch per phase of the resumable schedule
     :param backend: ``"local"`` (a process pool, the default) or ``"dask"``: the same jobs on Dask
         distributed (:func:`sb3_softopt.common.executors.make_executor`; same results).
     :param dask_address: Dask scheduler address (default: a local cluster of ``workers`` processes).
+    :param umaze_replication: then also run (or resume) the pre-registered U-maze replication
+        (:mod:`~sb3_softopt.experiments.finetune.preregistered`) into ``out_dir/umaze_preregistered``
+        with the same ``workers`` and ``backend`` (its smoke-test version if ``quick``), and add it
+        to the result as ``umaze_replication``.
     :returns: the summary dict also written to ``summary.json``: per task and arm the
         ``steps_to_threshold`` and ``final_return`` (per seed, IQM, 95% CI, n reached) and the
         steps ratios of the pretrained soft arms to the DDPG arms, their aggregate over the tasks,
@@ -221,5 +226,11 @@ def run(  # noqa: C901  one branch per phase of the resumable schedule
     summary["ran"] = ran
     summary["wall_s"] = time.perf_counter() - t_start
     _atomic_write(out / "summary.json", json.dumps(summary, indent=1))
+    if umaze_replication:
+        from sb3_softopt.experiments.finetune.preregistered import REPLICATION_DIR, run_replication
+
+        summary["umaze_replication"] = run_replication(
+            out / REPLICATION_DIR, quick=quick, workers=workers, backend=backend, dask_address=dask_address, progress=progress
+        )
     # summarize() builds every key of the result but the two set here (its dict is not a TypedDict).
     return cast(FinetuneResult, summary)
