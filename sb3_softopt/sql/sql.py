@@ -46,6 +46,7 @@ from sb3_softopt.common.checks import check_off_policy_args, FiniteTransitionsMi
 from sb3_softopt.common.schedules import Schedule as SoftoptSchedule
 from sb3_softopt.common.schedules import ScheduleLike
 from sb3_softopt.common.temperature import parse_temperature, temperature_at
+from sb3_softopt.common.validation import check_int
 from sb3_softopt.sql.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, SQLPolicy, SVGDActor, particle_q_values
 from sb3_softopt.sql.svgd import SVGD_SPACES, svgd_sampler_loss, uniform_soft_value
 
@@ -53,12 +54,6 @@ SelfSQL = TypeVar("SelfSQL", bound="SQL")
 
 #: Budget of ``learn()`` when called without ``total_timesteps``.
 DEFAULT_TOTAL_TIMESTEPS = 20_000
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 class SQL(CheckpointLoadMixin, FiniteTransitionsMixin, OffPolicyAlgorithm):
@@ -155,8 +150,8 @@ class SQL(CheckpointLoadMixin, FiniteTransitionsMixin, OffPolicyAlgorithm):
         # fast with a message naming the parameter.
         self.ent_coef = ent_coef.item() if isinstance(ent_coef, np.generic) else ent_coef
         self._ent_coef_schedule = self._parse_ent_coef(self.ent_coef)
-        self.value_n_particles = _check_int("value_n_particles", value_n_particles, 2)
-        self.kernel_n_particles = _check_int("kernel_n_particles", kernel_n_particles, 3)
+        self.value_n_particles = check_int(value_n_particles, "value_n_particles", low=2)
+        self.kernel_n_particles = check_int(kernel_n_particles, "kernel_n_particles", low=3)
         ratio = float(kernel_update_ratio) if isinstance(kernel_update_ratio, (int, float, np.number)) else math.nan
         if not 0.0 < ratio < 1.0:
             raise ValueError(f"kernel_update_ratio must be in (0, 1), got {kernel_update_ratio!r}")
@@ -172,7 +167,7 @@ class SQL(CheckpointLoadMixin, FiniteTransitionsMixin, OffPolicyAlgorithm):
         if svgd_space not in SVGD_SPACES:
             raise ValueError(f"svgd_space must be one of {SVGD_SPACES}, got {svgd_space!r}")
         self.svgd_space = svgd_space
-        self.target_update_interval = _check_int("target_update_interval", target_update_interval, 1)
+        self.target_update_interval = check_int(target_update_interval, "target_update_interval", low=1)
         gamma = check_discount(gamma)
         if env is not None:
             # SB3 would only assert; give a clear error naming the space instead.
