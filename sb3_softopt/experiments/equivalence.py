@@ -36,10 +36,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import gymnasium as gym
 import numpy as np
@@ -54,11 +55,13 @@ __all__ = [
     "EquivalenceResult",
     "ExactReference",
     "KLTracker",
+    "add_arguments",
     "exact_reference",
     "judge",
     "main",
     "make_env",
     "policy_log_probs",
+    "print_summary",
     "run",
     "weighted_kl",
 ]
@@ -77,6 +80,14 @@ CLAIM = Claim(
 #: The default task: a 6 x 3 reaching grid, start (1, 1), goal (4, 1), three moves apart.
 ENV_KWARGS: dict[str, Any] = dict(width=6, height=3, horizon=None, terminate_at_goal=True, goal_reward=10.0, move_cost=0.1)
 MAX_EPISODE_STEPS = 30
+#: The experiment's settings (``run``'s defaults): the shared temperature and discount, the steps
+#: per agent (full and ``quick``), evaluations per run, and the KL (nats) counted as converged.
+ALPHA = 0.5
+GAMMA = 0.9
+TOTAL_TIMESTEPS = 20_000
+QUICK_TIMESTEPS = 2_000
+N_EVALS = 30
+KL_THRESHOLD = 0.05
 
 
 def make_env(env_kwargs: dict[str, Any] | None = None) -> gym.Env:
@@ -271,11 +282,11 @@ def run(
     out_dir: str | Path,
     quick: bool = False,
     seed: int = 0,
-    alpha: float = 0.5,
-    gamma: float = 0.9,
+    alpha: float = ALPHA,
+    gamma: float = GAMMA,
     total_timesteps: int | None = None,
     eval_freq: int | None = None,
-    kl_threshold: float = 0.05,
+    kl_threshold: float = KL_THRESHOLD,
     env_kwargs: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> EquivalenceResult:
@@ -298,10 +309,10 @@ def run(
     th.set_num_threads(1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    total_timesteps = int(total_timesteps if total_timesteps is not None else (2000 if quick else 20_000))
+    total_timesteps = int(total_timesteps if total_timesteps is not None else (QUICK_TIMESTEPS if quick else TOTAL_TIMESTEPS))
     if total_timesteps < 1:
         raise ValueError(f"total_timesteps must be >= 1, got total_timesteps={total_timesteps!r}")
-    eval_freq = int(eval_freq if eval_freq is not None else max(1, total_timesteps // 30))
+    eval_freq = int(eval_freq if eval_freq is not None else max(1, total_timesteps // N_EVALS))
 
     env = make_env(env_kwargs)
     ref = exact_reference(env, alpha, gamma)
@@ -377,19 +388,27 @@ def judge(result: EquivalenceResult) -> Verdict:
     return Verdict(NOT_REPRODUCED, "the agents' policies do not approach the exact soft-optimal policy", numbers)
 
 
-def main(argv: Sequence[str] | None = None) -> EquivalenceResult:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--alpha", type=float, default=0.5)
-    parser.add_argument("--gamma", type=float, default=0.9)
-    parser.add_argument("--timesteps", type=int, default=None)
-    args = parser.parse_args(argv)
-    s = run(args.out, quick=args.quick, seed=args.seed, alpha=args.alpha, gamma=args.gamma, total_timesteps=args.timesteps)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m sb3_softopt.lecture equivalence`` and of this module (keyword arguments of :func:`run`)."""
+    parser.add_argument("--alpha", type=float, default=ALPHA, help="shared fixed temperature (default %(default)s)")
+    parser.add_argument("--gamma", type=float, default=GAMMA, help="shared discount (default %(default)s)")
+    parser.add_argument(
+        "--timesteps", dest="total_timesteps", type=int, default=None,
+        help=f"environment steps per agent (default {TOTAL_TIMESTEPS}, {QUICK_TIMESTEPS} with --quick)",
+    )  # fmt: skip
+
+
+def print_summary(s: EquivalenceResult, out_dir: str | Path) -> None:
+    """What the command line prints before the verdict."""
     for a in ALGOS:
         print(f"{a}: KL {s['initial_kl'][a]:.4f} -> {s['final_kl'][a]:.4f} nats")
-    return s
+
+
+def main(argv: Sequence[str] | None = None) -> EquivalenceResult:
+    """``python -m sb3_softopt.experiments.equivalence`` (= ``python -m sb3_softopt.lecture equivalence``)."""
+    from sb3_softopt.lecture.cli import module_main
+
+    return cast(EquivalenceResult, module_main(sys.modules[__name__], argv))
 
 
 if __name__ == "__main__":

@@ -33,8 +33,9 @@ import argparse
 import csv
 import json
 import math
+import sys
 from pathlib import Path
-from typing import TypedDict
+from typing import TypedDict, cast
 
 import numpy as np
 from scipy.optimize import brentq
@@ -45,7 +46,7 @@ from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, Claim,
 from sb3_softopt.common.plotting import save_figure
 
 __all__ = [
-    "CLAIM", "LotteryResult", "add_arguments", "closed_form_q_buy", "closed_form_threshold", "judge", "lottery_mdp", "run",
+    "CLAIM", "LotteryResult", "add_arguments", "closed_form_q_buy", "closed_form_threshold", "judge", "lottery_mdp", "main", "run",
     "solver_threshold",
 ]
 
@@ -59,15 +60,24 @@ CLAIM = Claim(
     "partly if only one holds.",
 )
 
-DEFAULTS = {"p_win": 0.01, "win": 10000.0, "loss": -1000.0}
+#: The experiment's settings (``run``'s defaults): the lottery (win probability, prize, ticket
+#: loss), the number of log-spaced alphas in [1, 1e5] (full and ``quick``) and the alpha at which
+#: the buy probabilities are reported.
+P_WIN = 0.01
+WIN_PAYOFF = 10000.0
+LOSS_PAYOFF = -1000.0
+N_ALPHAS = 51
+QUICK_N_ALPHAS = 11
+REFERENCE_ALPHA = 1.0
+DEFAULTS = {"p_win": P_WIN, "win": WIN_PAYOFF, "loss": LOSS_PAYOFF}
 
 
-def lottery_mdp(p_win: float = 0.01, win: float = 10000.0, loss: float = -1000.0) -> TabularMDP:
+def lottery_mdp(p_win: float = P_WIN, win: float = WIN_PAYOFF, loss: float = LOSS_PAYOFF) -> TabularMDP:
     """The exact model of ``LotteryMDP-v0`` with these parameters."""
     return TabularMDP.from_env(LotteryMDP(p_win=p_win, win=win, loss=loss))
 
 
-def closed_form_q_buy(alpha: float, p_win: float = 0.01, win: float = 10000.0, loss: float = -1000.0) -> float:
+def closed_form_q_buy(alpha: float, p_win: float = P_WIN, win: float = WIN_PAYOFF, loss: float = LOSS_PAYOFF) -> float:
     """``alpha * log(p e^{W/alpha} + (1-p) e^{L/alpha})`` evaluated stably (log-add-exp)."""
     terms = []
     if p_win > 0:
@@ -77,7 +87,7 @@ def closed_form_q_buy(alpha: float, p_win: float = 0.01, win: float = 10000.0, l
     return float(alpha * np.logaddexp.reduce(terms))
 
 
-def closed_form_threshold(p_win: float = 0.01, win: float = 10000.0, loss: float = -1000.0) -> float:
+def closed_form_threshold(p_win: float = P_WIN, win: float = WIN_PAYOFF, loss: float = LOSS_PAYOFF) -> float:
     """
     ``alpha*`` solving ``p e^{W/alpha} + (1-p) e^{L/alpha} = 1`` (see the module docstring).
 
@@ -108,7 +118,7 @@ def _prefers_buy(mdp: TabularMDP, alpha: float) -> float:
 
 
 def solver_threshold(
-    p_win: float = 0.01, win: float = 10000.0, loss: float = -1000.0, lo: float = 1.0, hi: float = 1e7, rtol: float = 1e-12
+    p_win: float = P_WIN, win: float = WIN_PAYOFF, loss: float = LOSS_PAYOFF, lo: float = 1.0, hi: float = 1e7, rtol: float = 1e-12
 ) -> float:
     """
     ``alpha*`` measured on the solver: bisection (in ``log alpha``) on the sign of
@@ -219,11 +229,11 @@ def run(
     out_dir: str | Path,
     quick: bool = False,
     seed: int = 0,
-    p_win: float = 0.01,
-    win: float = 10000.0,
-    loss: float = -1000.0,
+    p_win: float = P_WIN,
+    win: float = WIN_PAYOFF,
+    loss: float = LOSS_PAYOFF,
     n_alphas: int | None = None,
-    reference_alpha: float = 1.0,
+    reference_alpha: float = REFERENCE_ALPHA,
 ) -> LotteryResult:
     """
     Table of Q(buy), Q(don't buy) and p(buy), exact vs variational, for log-spaced alpha in
@@ -237,7 +247,7 @@ def run(
     del seed  # exact computation, nothing random
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    n = n_alphas if n_alphas is not None else (11 if quick else 51)
+    n = n_alphas if n_alphas is not None else (QUICK_N_ALPHAS if quick else N_ALPHAS)
     mdp = lottery_mdp(p_win, win, loss)
     alpha_star_cf = closed_form_threshold(p_win, win, loss)
     alpha_star = solver_threshold(p_win, win, loss)
@@ -290,8 +300,22 @@ def judge(result: LotteryResult) -> Verdict:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Experiment-specific options of ``python -m sb3_softopt.lecture lottery``."""
-    parser.add_argument("--p-win", type=float, default=DEFAULTS["p_win"])
-    parser.add_argument("--win", type=float, default=DEFAULTS["win"])
-    parser.add_argument("--loss", type=float, default=DEFAULTS["loss"])
-    parser.add_argument("--n-alphas", type=int, default=None, help="number of log-spaced alphas in [1, 1e5]")
+    """Options of ``python -m sb3_softopt.lecture lottery`` and of this module (keyword arguments of :func:`run`)."""
+    parser.add_argument("--p-win", type=float, default=P_WIN)
+    parser.add_argument("--win", type=float, default=WIN_PAYOFF)
+    parser.add_argument("--loss", type=float, default=LOSS_PAYOFF)
+    parser.add_argument(
+        "--n-alphas", type=int, default=None,
+        help=f"number of log-spaced alphas in [1, 1e5] (default {N_ALPHAS}, {QUICK_N_ALPHAS} with --quick)",
+    )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> LotteryResult:
+    """``python -m sb3_softopt.experiments.lottery`` (= ``python -m sb3_softopt.lecture lottery``)."""
+    from sb3_softopt.lecture.cli import module_main
+
+    return cast(LotteryResult, module_main(sys.modules[__name__], argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -23,8 +23,9 @@ import argparse
 import csv
 import json
 import math
+import sys
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import numpy as np
 from scipy.special import logsumexp
@@ -42,7 +43,7 @@ from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, UNDETE
 from sb3_softopt.common.plotting import save_figure
 from sb3_softopt.common.validation import check_real
 
-__all__ = ["CLAIM", "ReachingResult", "add_arguments", "judge", "run"]
+__all__ = ["CLAIM", "ReachingResult", "add_arguments", "judge", "main", "run"]
 
 CLAIM = Claim(
     name="reaching",
@@ -55,12 +56,23 @@ CLAIM = Claim(
 )
 
 
+#: The experiment's settings (``run``'s defaults): the temperature, the slip probability of the
+#: exact-vs-variational part, the grid and the horizon; heat-map snapshots (full and ``quick``).
+ALPHA = 1.0
+P_SLIP = 0.2
+WIDTH = 21
+HEIGHT = 11
+HORIZON = 30
+N_SNAPSHOTS = 7
+QUICK_N_SNAPSHOTS = 4
+
+
 def _env(p_slip: float, width: int, height: int, horizon: int) -> ReachingGridworld:
     return ReachingGridworld(width=width, height=height, horizon=horizon, p_slip=p_slip)
 
 
 def _snapshot_times(T: int, quick: bool) -> list[int]:
-    k = 4 if quick else 7
+    k = QUICK_N_SNAPSHOTS if quick else N_SNAPSHOTS
     return sorted({round(x) for x in np.linspace(0, T, k).tolist()})
 
 
@@ -169,11 +181,11 @@ def run(
     out_dir: str | Path,
     quick: bool = False,
     seed: int = 0,
-    alpha: float = 1.0,
-    p_slip: float = 0.2,
-    width: int = 21,
-    height: int = 11,
-    horizon: int = 30,
+    alpha: float = ALPHA,
+    p_slip: float = P_SLIP,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    horizon: int = HORIZON,
 ) -> ReachingResult:
     """
     Cones (``p_slip = 0``) and exact-vs-variational under slip (``p_slip``), all exact computations.
@@ -310,9 +322,20 @@ def judge(result: ReachingResult) -> Verdict:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Experiment-specific options of ``python -m sb3_softopt.lecture reaching``."""
-    parser.add_argument("--alpha", type=float, default=1.0)
-    parser.add_argument("--p-slip", type=float, default=0.2, help="slip probability of the exact-vs-variational part")
-    parser.add_argument("--width", type=int, default=21)
-    parser.add_argument("--height", type=int, default=11)
-    parser.add_argument("--horizon", type=int, default=30)
+    """Options of ``python -m sb3_softopt.lecture reaching`` and of this module (keyword arguments of :func:`run`)."""
+    parser.add_argument("--alpha", type=float, default=ALPHA)
+    parser.add_argument("--p-slip", type=float, default=P_SLIP, help="slip probability of the exact-vs-variational part")
+    parser.add_argument("--width", type=int, default=WIDTH)
+    parser.add_argument("--height", type=int, default=HEIGHT)
+    parser.add_argument("--horizon", type=int, default=HORIZON)
+
+
+def main(argv: list[str] | None = None) -> ReachingResult:
+    """``python -m sb3_softopt.experiments.reaching`` (= ``python -m sb3_softopt.lecture reaching``)."""
+    from sb3_softopt.lecture.cli import module_main
+
+    return cast(ReachingResult, module_main(sys.modules[__name__], argv))
+
+
+if __name__ == "__main__":
+    main()

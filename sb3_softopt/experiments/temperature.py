@@ -26,6 +26,7 @@ import copy
 import json
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
@@ -206,15 +207,14 @@ def judge(result: TemperatureResult) -> Verdict:
     return Verdict(NOT_REPRODUCED, "neither effect observed", numbers)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--steps", type=int, default=None, help="steps per run (default 10000, 1000 with --quick)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--runs", nargs="+", default=list(RUNS), choices=list(RUNS))
-    parser.add_argument("--quick", action="store_true", help="smoke run")
-    args = parser.parse_args(argv)
-    summary = run(args.out, quick=args.quick, seed=args.seed, steps=args.steps, runs=tuple(args.runs))
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m sb3_softopt.lecture temperature`` and of this module (keyword arguments of :func:`run`)."""
+    parser.add_argument("--steps", type=int, default=None, help=f"steps per run (default {FULL_STEPS}, {QUICK_STEPS} with --quick)")
+    parser.add_argument("--runs", nargs="+", default=tuple(RUNS), choices=list(RUNS))
+
+
+def print_summary(summary: TemperatureResult, out_dir: str | os.PathLike[str]) -> None:
+    """What the command line prints before the verdict."""
     for name, s in summary["runs"].items():
         gap = s["mean_abs_gap_second_half"]
         print(
@@ -223,6 +223,13 @@ def main(argv: list[str] | None = None) -> None:
             f"eval return {s['eval_return']:.1f}"
         )
     print("wrote", ", ".join(summary["files"].values()))
+
+
+def main(argv: list[str] | None = None) -> TemperatureResult:
+    """``python -m sb3_softopt.experiments.temperature`` (= ``python -m sb3_softopt.lecture temperature``)."""
+    from sb3_softopt.lecture.cli import module_main
+
+    return cast(TemperatureResult, module_main(sys.modules[__name__], argv))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 if sys.version_info >= (3, 11):
     from typing import NotRequired
@@ -85,7 +85,9 @@ TV_BINS = 20
 SOFT_DQN_KWARGS: dict[str, Any] = dict(_COMMON_KWARGS, ent_coef=ALPHA, target_update_interval=1)
 FULL_STEPS = 3000
 QUICK_STEPS = 300
+FULL_SEEDS = 10
 QUICK_SEEDS = 2
+N_SAMPLES = 2000
 
 
 def peak_fractions(x: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
@@ -256,9 +258,10 @@ class TwoPeaksResult(TypedDict):
 def run(
     out_dir: str | os.PathLike[str],
     quick: bool = False,
+    seed: int = 0,
     seeds: int | list[int] | None = None,
     steps: int | None = None,
-    n_samples: int = 2000,
+    n_samples: int = N_SAMPLES,
     arms: tuple[str, ...] = tuple(ARMS),
     progress: bool = True,
 ) -> TwoPeaksResult:
@@ -266,7 +269,8 @@ def run(
 
     :param out_dir: output folder (created)
     :param quick: a smoke run (2 seeds, 300 steps) unless ``seeds`` / ``steps`` are given
-    :param seeds: number of seeds (0..n-1) or an explicit list; default 10 (2 with ``quick``)
+    :param seed: the first seed when ``seeds`` is a count (seeds ``seed .. seed + n - 1``)
+    :param seeds: number of seeds or an explicit list (used as given); default 10 (2 with ``quick``)
     :param steps: environment steps per training run; default 3000 (300 with ``quick``)
     :param n_samples: actions sampled from each trained policy
     :param arms: subset of ``("sac", "ddpg", "soft_dqn", "sql")``
@@ -283,8 +287,8 @@ def run(
     if unknown:
         raise ValueError(f"arms must be a subset of {tuple(ARMS)}, got unknown {unknown}")
     if seeds is None:
-        seeds = QUICK_SEEDS if quick else 10
-    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+        seeds = QUICK_SEEDS if quick else FULL_SEEDS
+    seed_list = list(range(seed, seed + seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seed_list:
         raise ValueError(f"seeds must give at least one seed, got {seeds!r}")
     steps = int(steps if steps is not None else (QUICK_STEPS if quick else FULL_STEPS))
@@ -419,16 +423,18 @@ def _plot(path: Path, rows: list[dict], samples: dict[str, list[np.ndarray]], ar
     save_figure(fig, path, dpi=120)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 10, 2 with --quick)")
-    parser.add_argument("--steps", type=int, default=None, help="steps per run (default 3000, 300 with --quick)")
-    parser.add_argument("--n-samples", type=int, default=2000)
-    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
-    parser.add_argument("--quick", action="store_true", help="smoke run")
-    args = parser.parse_args(argv)
-    summary = run(args.out, quick=args.quick, seeds=args.seeds, steps=args.steps, n_samples=args.n_samples, arms=tuple(args.arms))
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m sb3_softopt.lecture two_peaks`` and of this module (keyword arguments of :func:`run`)."""
+    parser.add_argument(
+        "--seeds", type=int, default=None, help=f"number of seeds (default {FULL_SEEDS}, {QUICK_SEEDS} with --quick), from --seed on"
+    )
+    parser.add_argument("--steps", type=int, default=None, help=f"steps per run (default {FULL_STEPS}, {QUICK_STEPS} with --quick)")
+    parser.add_argument("--n-samples", type=int, default=N_SAMPLES, help="actions sampled from each trained policy")
+    parser.add_argument("--arms", nargs="+", default=tuple(ARMS), choices=list(ARMS))
+
+
+def print_summary(summary: TwoPeaksResult, out_dir: str | os.PathLike[str]) -> None:
+    """What the command line prints before the verdict."""
     for arm, s in summary["arms"].items():
         print(
             f"{arm:9s} modes {s['modes']}  mean frac left {s['mean_frac_left']:.2f} right {s['mean_frac_right']:.2f} "
@@ -437,6 +443,13 @@ def main(argv: list[str] | None = None) -> None:
         )
     print("reference (exact soft-optimal, alpha=1):", json.dumps(summary["reference"]))
     print("wrote", ", ".join(summary["files"].values()))
+
+
+def main(argv: list[str] | None = None) -> TwoPeaksResult:
+    """``python -m sb3_softopt.experiments.two_peaks`` (= ``python -m sb3_softopt.lecture two_peaks``)."""
+    from sb3_softopt.lecture.cli import module_main
+
+    return cast(TwoPeaksResult, module_main(sys.modules[__name__], argv))
 
 
 if __name__ == "__main__":

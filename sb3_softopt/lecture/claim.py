@@ -5,10 +5,16 @@ Every claim is one module of :mod:`sb3_softopt.experiments` exposing
 * ``CLAIM``: a :class:`Claim` (what the lecture says and the verdict rule in words);
 * ``run(out_dir, quick=False, seed=0, **options) -> <Result>``: runs the experiment, writes its
   files into ``out_dir`` and returns the measured numbers as a ``TypedDict`` (JSON-serialisable,
-  so that a saved result can be judged again);
+  so that a saved result can be judged again). Every claim takes ``quick`` and ``seed`` (a claim
+  with several seeds adds ``seed`` to each of its default ones, so ``seed=0`` is its default run);
+  its other parameters are its own options, keyword arguments with defaults;
 * ``judge(result) -> Verdict``: the rule of ``CLAIM.criteria``, computed from the numbers only;
-* optionally ``add_arguments(parser)``: the experiment's own command-line options, whose ``dest``
-  names are keyword arguments of ``run``.
+* optionally ``add_arguments(parser)``: the experiment's own command-line options (defined there
+  only), whose ``dest`` names are keyword arguments of ``run``; :mod:`sb3_softopt.lecture.cli`
+  adds ``--out``, ``--quick`` and ``--seed`` and builds both ``python -m sb3_softopt.lecture NAME``
+  and the module's own ``python -m`` command (its ``main``) from them;
+* optionally ``print_summary(result, out_dir)``: what those commands print before the verdict
+  (default: the result's scalar numbers as JSON).
 
 :mod:`sb3_softopt.lecture.registry` lists the modules, :mod:`~sb3_softopt.lecture.runner` runs and
 saves them, :mod:`~sb3_softopt.lecture.report` renders the results.

@@ -14,7 +14,6 @@ is rerun and the report says why.
 from __future__ import annotations
 
 import argparse
-import inspect
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -50,13 +49,9 @@ class ClaimResult:
 
 
 def call_run(module: ModuleType, out: str | Path, quick: bool, seed: int, **options: Any) -> dict[str, Any]:
-    """``module.run(out, quick=..., seed=..., **options)``; a run taking a list of ``seeds`` instead
-    of one ``seed`` runs with its own default seeds."""
-    params = inspect.signature(module.run).parameters
-    kwargs: dict[str, Any] = {"quick": quick, **options}
-    if "seed" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        kwargs["seed"] = seed
-    result = module.run(out, **kwargs)
+    """``module.run(out, quick=quick, seed=seed, **options)``: every claim's ``run`` takes these
+    (:mod:`sb3_softopt.lecture.claim`); ``options`` are keyword arguments of the claim's own."""
+    result = module.run(out, quick=quick, seed=seed, **options)
     if not isinstance(result, Mapping):
         raise TypeError(f"{module.__name__}.run returned {type(result).__name__}, expected a dict")
     return dict(result)

@@ -26,7 +26,9 @@ Modules: :mod:`.config` (settings), :mod:`.jobs` (one seed: training, compositio
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
+from typing import cast
 
 from sb3_softopt.experiments.composition.claim import CLAIM, CompositionResult, judge
 from sb3_softopt.experiments.composition.jobs import average_policy, evaluate
@@ -36,23 +38,17 @@ __all__ = ["CLAIM", "CompositionResult", "average_policy", "evaluate", "judge", 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``python -m sb3_softopt.lecture composition`` (and of this module's CLI)."""
+    """Options of ``python -m sb3_softopt.lecture composition`` and of this package (keyword arguments of :func:`run`).
+
+    ``--seed`` (added by :mod:`sb3_softopt.lecture.cli`) offsets the budget's first seed.
+    """
     parser.add_argument("--n-seeds", type=int, default=None, help="seeds (default 10: the pre-registered run; quick 2)")
     parser.add_argument("--train-steps", type=int, default=None, help="env steps per constituent, scratch twice (default 6000)")
     parser.add_argument("--n-eval-episodes", type=int, default=None, help="episodes per arm and seed (default 20)")
 
 
 def main(argv: Sequence[str] | None = None) -> CompositionResult:
-    parser = argparse.ArgumentParser(prog="python -m sb3_softopt.experiments.composition", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", required=True, help="output folder (resumable)")
-    parser.add_argument("--quick", action="store_true", help="smoke-test budget")
-    parser.add_argument("--seed", type=int, default=0, help="offset added to the budget's first seed (the pre-registered 2000)")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    result = run(args.out, quick=args.quick, seed=args.seed, n_seeds=args.n_seeds, train_steps=args.train_steps,
-                 n_eval_episodes=args.n_eval_episodes)  # fmt: skip
-    verdict = judge(result)
-    print(f"{verdict.level}: {verdict.reason}")
-    for key, value in verdict.numbers.items():
-        print(f"  {key}: {value}")
-    return result
+    """``python -m sb3_softopt.experiments.composition`` (= ``python -m sb3_softopt.lecture composition``)."""
+    from sb3_softopt.lecture.cli import module_main
+
+    return cast(CompositionResult, module_main(sys.modules[__name__], argv))

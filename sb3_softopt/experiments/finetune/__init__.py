@@ -57,7 +57,7 @@ the result type and the verdict rule).
 """
 
 from sb3_softopt.experiments.finetune.claim import CLAIM, TARGET_RATIO, FinetuneResult, judge, ratio_met
-from sb3_softopt.experiments.finetune.cli import add_arguments, main
+from sb3_softopt.experiments.finetune.cli import add_arguments, main, print_summary
 from sb3_softopt.experiments.finetune.config import (
     ACTION_NOISE,
     ARMS,
@@ -118,6 +118,7 @@ __all__ = [
     "judge_umaze",
     "main",
     "pretrained_coverage",
+    "print_summary",
     "ratio_ci",
     "ratio_met",
     "replication_stats",

@@ -1,31 +1,20 @@
-"""Command line: ``python -m sb3_softopt.experiments.finetune``."""
+"""Command line: ``python -m sb3_softopt.experiments.finetune`` (= ``python -m sb3_softopt.lecture finetune``).
+
+Both are built from :func:`add_arguments` by :mod:`sb3_softopt.lecture.cli`.
+"""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
 from sb3_softopt.common.executors import BACKENDS
 from sb3_softopt.experiments.finetune.claim import FinetuneResult
 from sb3_softopt.experiments.finetune.config import ARMS, BUDGETS, DEFAULT_ARMS, DEFAULT_PRETRAIN_ENV, DEFAULT_SEEDS, QUICK_SEEDS
-from sb3_softopt.experiments.finetune.runner import run
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``python -m sb3_softopt.lecture finetune`` (keyword arguments of :func:`run`)."""
-    parser.add_argument(
-        "--umaze-replication",
-        action="store_true",
-        help="also run (resume) the pre-registered U-maze replication into OUT/umaze_preregistered",
-    )
-    parser.add_argument("--workers", type=int, default=None, help="parallel processes (default min(2, cores))")
-    parser.add_argument("--backend", default="local", choices=BACKENDS, help="local process pool (default) or Dask distributed")
-    parser.add_argument("--dask-address", default=None, help="Dask scheduler address (default: a local cluster of --workers processes)")
-
-
-# --------------------------------------------------------------------------------------------
-# CLI
-# --------------------------------------------------------------------------------------------
 def _parse_task(text: str) -> tuple[str, float]:
     env_id, sep, thr = text.rpartition(":")
     if not sep or not env_id:
@@ -36,18 +25,33 @@ def _parse_task(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"--finetune-env threshold must be a number, got {thr!r} in {text!r}") from None
 
 
-def main(argv: Sequence[str] | None = None) -> FinetuneResult:
-    parser = argparse.ArgumentParser(prog="python -m sb3_softopt.experiments.finetune", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, help="output folder (resumable)")
-    parser.add_argument("--seeds", type=int, default=None, help=f"number of seeds (default {DEFAULT_SEEDS}, quick: {QUICK_SEEDS})")
+class _TaskAction(argparse.Action):
+    """``--finetune-env ENV_ID:THRESHOLD`` (repeatable) -> ``tasks={env_id: threshold, ...}``."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: str | None = None
+    ) -> None:
+        env_id, threshold = values
+        tasks = dict(getattr(namespace, self.dest) or {})
+        tasks[env_id] = threshold
+        setattr(namespace, self.dest, tasks)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m sb3_softopt.lecture finetune`` and of this package (keyword arguments of :func:`run`)."""
+    parser.add_argument(
+        "--seeds", type=int, default=None, help=f"number of seeds, from --seed on (default {DEFAULT_SEEDS}, quick: {QUICK_SEEDS})"
+    )
     parser.add_argument("--budget", default="default", choices=sorted(BUDGETS), help="step budget preset")
-    parser.add_argument("--quick", action="store_true", help="tiny smoke-test budget")
     parser.add_argument("--workers", type=int, default=None, help="parallel processes (default min(2, cores))")
     parser.add_argument("--pretrain-env", default=DEFAULT_PRETRAIN_ENV)
-    parser.add_argument("--finetune-env", action="append", type=_parse_task, default=None, metavar="ENV_ID:THRESHOLD")
+    parser.add_argument(
+        "--finetune-env", dest="tasks", action=_TaskAction, type=_parse_task, default=None, metavar="ENV_ID:THRESHOLD",
+        help="a finetuning task and its success threshold (repeat for several; default: the point-mass tasks)",
+    )  # fmt: skip
     parser.add_argument("--arms", nargs="+", default=list(DEFAULT_ARMS), choices=ARMS, help="default: %(default)s")
-    parser.add_argument("--env-module", action="append", default=[], help="module to import to register env ids")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--env-module", dest="env_modules", action="append", default=[], help="module to import to register env ids")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     parser.add_argument("--backend", default="local", choices=BACKENDS, help="local process pool (default) or Dask distributed")
     parser.add_argument("--dask-address", default=None, help="Dask scheduler address (default: a local cluster of --workers processes)")
     parser.add_argument(
@@ -55,24 +59,11 @@ def main(argv: Sequence[str] | None = None) -> FinetuneResult:
         action="store_true",
         help="also run (resume) the pre-registered U-maze replication into OUT/umaze_preregistered (seeds 3000-3065, 20k steps)",
     )
-    args = parser.parse_args(argv)
-    tasks = dict(args.finetune_env) if args.finetune_env else None
-    summary = run(
-        args.out,
-        quick=args.quick,
-        seeds=args.seeds,
-        budget=args.budget,
-        pretrain_env=args.pretrain_env,
-        tasks=tasks,
-        arms=args.arms,
-        workers=args.workers,
-        env_modules=args.env_module,
-        progress=not args.no_progress,
-        backend=args.backend,
-        dask_address=args.dask_address,
-        umaze_replication=args.umaze_replication,
-    )
-    print((Path(args.out) / "summary.md").read_text())
+
+
+def print_summary(summary: FinetuneResult, out_dir: str | Path) -> None:
+    """What the command line prints before the verdict: ``summary.md`` and the U-maze replication."""
+    print((Path(out_dir) / "summary.md").read_text())
     if "umaze_replication" in summary:
         from sb3_softopt.experiments.finetune.preregistered import judge_umaze
 
@@ -82,5 +73,12 @@ def main(argv: Sequence[str] | None = None) -> FinetuneResult:
         for key, value in verdict.numbers.items():
             print(f"  {key}: {value}")
         print(f"  CPU time of its runs: {rep['cpu_s']:.0f} s")
-    print(f"wall time {summary['wall_s']:.0f} s; outputs in {args.out}")
-    return summary
+    print(f"wall time {summary['wall_s']:.0f} s; outputs in {out_dir}")
+
+
+def main(argv: Sequence[str] | None = None) -> FinetuneResult:
+    """``python -m sb3_softopt.experiments.finetune`` (= ``python -m sb3_softopt.lecture finetune``)."""
+    import sb3_softopt.experiments.finetune as package
+    from sb3_softopt.lecture.cli import module_main
+
+    return cast(FinetuneResult, module_main(package, argv))

@@ -66,6 +66,7 @@ def _check_env_pair(pretrain_env: str, tasks: dict[str, float]) -> None:
 def run(  # noqa: C901  one branch per phase of the resumable schedule
     out_dir: str | Path,
     quick: bool = False,
+    seed: int = 0,
     seeds: Sequence[int] | int | None = None,
     budget: str | Budget = "default",
     pretrain_env: str = DEFAULT_PRETRAIN_ENV,
@@ -82,7 +83,9 @@ def run(  # noqa: C901  one branch per phase of the resumable schedule
 
     :param out_dir: output folder (created; finished runs in it are checked and reused, not rerun).
     :param quick: smoke-test budget (``BUDGETS["quick"]``, 2 seeds by default).
-    :param seeds: list of seeds, or a count ``n`` for seeds ``0..n-1`` (default 10; 2 if quick).
+    :param seed: the first seed when ``seeds`` is a count.
+    :param seeds: list of seeds (used as given), or a count ``n`` for seeds ``seed .. seed + n - 1``
+        (default 10; 2 if quick).
     :param budget: a key of :data:`BUDGETS` or a :class:`Budget` (ignored if ``quick``).
     :param pretrain_env: env id of the pretraining task.
     :param tasks: ``{finetune env id: success threshold on the evaluation return}``.
@@ -120,7 +123,7 @@ def run(  # noqa: C901  one branch per phase of the resumable schedule
     if isinstance(seeds, (int, np.integer)):
         if seeds < 1:
             raise ValueError(f"seeds must be >= 1, got {seeds}")
-        seeds = list(range(int(seeds)))
+        seeds = list(range(int(seed), int(seed) + int(seeds)))
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be a non-empty list of distinct ints, got {seeds!r}")

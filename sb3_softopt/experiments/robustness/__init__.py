@@ -30,7 +30,9 @@ Modules: :mod:`.config` (settings), :mod:`.perturbation` (the disturbance wrappe
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
+from typing import cast
 
 from sb3_softopt.experiments.robustness.claim import CLAIM, RobustnessResult, judge
 from sb3_softopt.experiments.robustness.jobs import learned_path, place_obstacle
@@ -52,7 +54,10 @@ __all__ = [
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``python -m sb3_softopt.lecture robustness`` (and of this module's CLI)."""
+    """Options of ``python -m sb3_softopt.lecture robustness`` and of this package (keyword arguments of :func:`run`).
+
+    ``--seed`` (added by :mod:`sb3_softopt.lecture.cli`) offsets the budget's first seed.
+    """
     parser.add_argument("--n-seeds", type=int, default=None, help="seeds per algorithm (default 40: the pre-registered run; quick 2)")
     parser.add_argument("--train-steps", type=int, default=None, help="training steps per run (default 10000)")
     parser.add_argument("--n-eval-episodes", type=int, default=None, help="episodes per setting and mode (default 10)")
@@ -62,18 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> RobustnessResult:
-    parser = argparse.ArgumentParser(prog="python -m sb3_softopt.experiments.robustness", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", required=True, help="output folder (resumable)")
-    parser.add_argument("--quick", action="store_true", help="smoke-test budget")
-    parser.add_argument("--seed", type=int, default=0, help="offset added to the budget's first seed (the pre-registered 1000)")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    result = run(
-        args.out, quick=args.quick, seed=args.seed, n_seeds=args.n_seeds, train_steps=args.train_steps,
-        n_eval_episodes=args.n_eval_episodes, workers=args.workers, backend=args.backend, dask_address=args.dask_address,
-    )
-    verdict = judge(result)
-    print(f"{verdict.level}: {verdict.reason}")
-    for key, value in verdict.numbers.items():
-        print(f"  {key}: {value}")
-    return result
+    """``python -m sb3_softopt.experiments.robustness`` (= ``python -m sb3_softopt.lecture robustness``)."""
+    from sb3_softopt.lecture.cli import module_main
+
+    return cast(RobustnessResult, module_main(sys.modules[__name__], argv))
