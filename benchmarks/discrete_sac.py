@@ -35,6 +35,7 @@ import argparse
 import importlib.util
 import json
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -61,14 +62,17 @@ ARMS: dict[str, tuple[str, Path] | None] = {
     "sac": ("sac", ROOT / "zoo_configs" / "sac.yml"),
     "sac_sd": ("sac", ROOT / "zoo_configs" / "sac.yml"),
     "sac_decoupled": ("sac", ROOT / "zoo_configs" / "sac.yml"),
+    "sac_plain": ("sac", ROOT / "zoo_configs" / "sac.yml"),
     "softdqn_defaults": None,
     "sac_defaults": None,
 }
 #: the discrete-step options (docs/sac.md) on top of the zoo entry: SD-SAC with the paper's
-#: beta = c = 0.5, and a critic target without the entropy bonus (arXiv 2509.09838)
+#: beta = c = 0.5, a critic target without the entropy bonus (arXiv 2509.09838), and every option
+#: off (Christodoulou's algorithm; differs from ``sac`` where the entry turns options on: Acrobot)
 OPTIONS: dict[str, dict[str, Any]] = {
     "sac_sd": {"q_target": "mean", "q_clip": 0.5, "entropy_penalty": 0.5},
     "sac_decoupled": {"critic_ent_coef": 0.0},
+    "sac_plain": {"q_target": "min", "q_clip": None, "entropy_penalty": 0.0, "critic_ent_coef": None},
 }
 #: SAC's settings for the tasks without a zoo entry (none measured to work yet)
 CANDIDATES = ROOT / "benchmarks" / "discrete_sac_candidates.yml"
@@ -134,7 +138,7 @@ def _classes() -> dict[str, Any]:
 
     from sb3_softopt import SAC, SoftDQN
 
-    return {"dqn": DQN, "qrdqn": QRDQN, "softdqn": SoftDQN, "sac": SAC, "sac_sd": SAC, "sac_decoupled": SAC, "softdqn_defaults": SoftDQN, "sac_defaults": SAC}
+    return {"dqn": DQN, "qrdqn": QRDQN, "softdqn": SoftDQN, "sac": SAC, "sac_sd": SAC, "sac_decoupled": SAC, "sac_plain": SAC, "softdqn_defaults": SoftDQN, "sac_defaults": SAC}
 
 
 def _hyperparams(arm: str, env_id: str, steps: int | None = None) -> tuple[dict[str, Any], int | None]:
@@ -186,8 +190,23 @@ def _result_path(out: Path, env_id: str, arm: str, seed: int) -> Path:
     return out / "runs" / _env_dir(env_id) / f"{arm}_seed{seed}.json"
 
 
+def _constructor_defaults(arm: str) -> dict[str, Any]:
+    """The defaults arm's settings: its class's constructor defaults and learn()'s budget, so a
+    result measured under other defaults is not taken for one of today's."""
+    import inspect
+
+    cls = _classes()[arm]
+    params = [*inspect.signature(cls.__init__).parameters.values(), inspect.signature(cls.learn).parameters["total_timesteps"]]
+    unrelated = {"verbose", "seed", "device", "tensorboard_log"}
+    defaults = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty and not p.name.startswith("_") and p.name not in unrelated}
+    net_arch = getattr(sys.modules[cls.__module__], "DEFAULT_NET_ARCH", None)  # set by SoftDQN's constructor
+    return {**defaults, "net_arch": net_arch} if net_arch is not None else defaults
+
+
 def _settings(arm: str, env_id: str, steps: int | None = None) -> dict[str, Any]:
     kwargs, budget = _hyperparams(arm, env_id, steps)
+    if ARMS[arm] is None:
+        kwargs = _constructor_defaults(arm)
     settings = dict(hyperparams={k: str(v) for k, v in kwargs.items()}, budget=budget, eval_episodes=EVAL_EPISODES,
                     final_episodes=FINAL_EPISODES)  # fmt: skip
     if _env_kwargs(env_id):
