@@ -52,6 +52,11 @@ def load_hyperparams(path: Path, env_id: str) -> dict[str, Any]:
     return {**entry.kwargs, "_n_timesteps": entry.n_timesteps, "_env_kwargs": entry.env_kwargs}
 
 
+#: SoftDQN's arguments whose defaults differ from DQN's (tau 0.005 and the double-Q target since
+#: 0.3), set to DQN's where SoftDQN runs on a DQN entry: the same target update as the DQN it is compared with
+DQN_LIKE: dict[str, Any] = dict(tau=1.0, double_q=False)
+
+
 def softdqn_hyperparams(env_id: str) -> dict[str, Any]:
     """SoftDQN's entry in ``zoo_configs/soft_dqn.yml``; for an env without one, rl-zoo3's DQN entry
     with epsilon-greedy replaced by the Boltzmann policy (``ent_coef="auto"``), to start tuning from."""
@@ -63,7 +68,7 @@ def softdqn_hyperparams(env_id: str) -> dict[str, Any]:
     for key in ("exploration_fraction", "exploration_final_eps", "exploration_initial_eps"):
         kwargs.pop(key, None)
     kwargs["ent_coef"] = "auto"
-    return kwargs
+    return {**DQN_LIKE, **kwargs}
 
 
 def make_model(algo: str, env_id: str, seed: int, overrides: dict[str, Any] | None = None):
@@ -195,7 +200,7 @@ def run_speed(args: argparse.Namespace) -> None:
     env_kwargs = shared.pop("_env_kwargs")
     for key in ("exploration_fraction", "exploration_final_eps", "exploration_initial_eps"):
         shared.pop(key, None)
-    soft_only = dict(ent_coef=args.ent_coef)
+    soft_only = dict(DQN_LIKE, ent_coef=args.ent_coef)
     cpu: dict[str, list[float]] = {"dqn": [], "softdqn": []}
     wall: dict[str, list[float]] = {"dqn": [], "softdqn": []}
     models = {}

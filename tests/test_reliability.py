@@ -23,7 +23,7 @@ CONTINUOUS = "Pendulum-v1"
 
 #: Small, fast settings that learn from the first steps.
 FAST = {
-    SoftDQN: dict(learning_starts=10, buffer_size=1000),
+    SoftDQN: dict(learning_starts=10, buffer_size=1000, policy_kwargs=dict(net_arch=[64, 64])),
     EntropyPPO: dict(n_steps=64, batch_size=32, n_epochs=1),
     SAC: dict(learning_starts=10, buffer_size=1000, batch_size=16, policy_kwargs=dict(net_arch=[16])),
     SQL: dict(

@@ -39,7 +39,9 @@ def _zoo_model(env_id: str, seed: int = 0, **overrides):
 
 
 def _filled_model(ent_coef=0.5, seed=0, **kwargs) -> SoftDQN:
-    """A CartPole model with 300 random transitions in its buffer and no update yet."""
+    """A CartPole model with 300 random transitions in its buffer and no update yet (the plain
+    soft target unless ``double_q=True`` is passed: the hand computations below are of that one)."""
+    kwargs.setdefault("double_q", False)
     model = SoftDQN("MlpPolicy", "CartPole-v1", ent_coef=ent_coef, learning_starts=10_000, seed=seed, **SMALL, **kwargs)
     model.learn(300)
     assert model._n_updates == 0
@@ -503,3 +505,17 @@ def test_cnn_and_multi_input_policies_learn_and_sample(policy):
     obs, _ = env.reset()
     action, _ = model.predict(obs, deterministic=False)
     assert env.action_space.contains(int(action))
+
+
+def test_defaults_network_and_a_model_saved_with_the_former_default_loads(tmp_path):
+    """2 x 256 unless policy_kwargs names net_arch; a file saved by 0.2 (policy_kwargs {}: the
+    policy's own 2 x 64) still loads as 2 x 64, because load() restores the saved kwargs."""
+    model = SoftDQN("MlpPolicy", "CartPole-v1", seed=0)
+    assert [m.out_features for m in model.q_net.q_net if isinstance(m, th.nn.Linear)] == [256, 256, 2]
+    old = SoftDQN("MlpPolicy", "CartPole-v1", seed=0, policy_kwargs=dict(net_arch=[64, 64]))
+    old.policy_kwargs = {}  # what 0.2 stored for the default network
+    old.save(tmp_path / "old.zip")
+    loaded = SoftDQN.load(tmp_path / "old.zip")
+    assert [m.out_features for m in loaded.q_net.q_net if isinstance(m, th.nn.Linear)] == [64, 64, 2]
+    for p1, p2 in zip(old.policy.state_dict().values(), loaded.policy.state_dict().values(), strict=True):
+        assert th.equal(p1, p2)

@@ -46,6 +46,7 @@ _RTOL = 1e-6
 # Hyperparameters the composed model inherits from the first constituent (for further learn()).
 _INHERITED = (
     "learning_rate", "buffer_size", "batch_size", "tau", "train_freq", "gradient_steps", "learning_starts", "target_update_interval",
+    "double_q",  # SoftDQN's target (its default changed in 0.3: a composition keeps its constituents')
 )  # fmt: skip
 
 

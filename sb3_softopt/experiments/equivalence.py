@@ -230,6 +230,8 @@ def _make_agent(algo: str, env: gym.Env, alpha: float, gamma: float, seed: int):
             train_freq=1,
             gradient_steps=1,
             target_update_interval=200,
+            tau=1.0,
+            double_q=False,
             policy_kwargs=policy_kwargs,
             seed=seed,
             device="cpu",

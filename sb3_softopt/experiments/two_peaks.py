@@ -82,7 +82,7 @@ DDPG_NOISE_STD = 0.3  # zoo_configs/ddpg.yml: noise_type normal, noise_std 0.3
 SQL_KWARGS: dict[str, Any] = dict(_COMMON_KWARGS, ent_coef=ALPHA, policy_kwargs=dict(net_arch=[128, 128]))
 TV_BINS = 20
 # One-step episodes: the target network never enters the target, so update it every step.
-SOFT_DQN_KWARGS: dict[str, Any] = dict(_COMMON_KWARGS, ent_coef=ALPHA, target_update_interval=1)
+SOFT_DQN_KWARGS: dict[str, Any] = dict(_COMMON_KWARGS, ent_coef=ALPHA, target_update_interval=1, tau=1.0, double_q=False)
 FULL_STEPS = 3000
 QUICK_STEPS = 300
 FULL_SEEDS = 10

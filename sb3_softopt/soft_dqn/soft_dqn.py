@@ -60,7 +60,9 @@ from sb3_softopt.soft_dqn.policies import (
 SelfSoftDQN = TypeVar("SelfSoftDQN", bound="SoftDQN")
 
 #: Budget of ``learn()`` when called without ``total_timesteps``.
-DEFAULT_TOTAL_TIMESTEPS = 100_000
+DEFAULT_TOTAL_TIMESTEPS = 50_000
+#: The Q-network's hidden layers unless ``policy_kwargs`` names ``net_arch`` (SAC's 2 x 256).
+DEFAULT_NET_ARCH = [256, 256]
 
 _SPACE_HINT = (
     "for MultiDiscrete or MultiBinary actions use sb3_softopt.EntropyPPO, for continuous (Box) actions "
@@ -78,6 +80,9 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
     Target: ``y = r + gamma * (1 - done) * alpha * logsumexp(Q_targ(s', .) / alpha)``; exploration
     and ``predict(deterministic=False)`` sample ``softmax(Q / alpha)``; ``predict(deterministic=True)``
     is ``argmax Q``. There is no epsilon schedule (see ``exploration_eps`` for an optional floor).
+    The defaults are SAC's off-policy settings (one gradient step of batch 256 per environment step,
+    a Polyak target, 2 x 256 layers) with the soft double-Q target: chosen so that
+    ``SoftDQN("MlpPolicy", "CartPole-v1").learn()`` solves the task (docs/soft_dqn.md, "Defaults").
 
     :param policy: The policy model to use ("MlpPolicy", "CnnPolicy", "MultiInputPolicy" or a
         :class:`SoftDQNPolicy` subclass)
@@ -122,7 +127,8 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
     :param max_grad_norm: The maximum value for the gradient clipping
     :param stats_window_size: Window size for the rollout logging
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
-    :param policy_kwargs: additional arguments to be passed to the policy on creation
+    :param policy_kwargs: additional arguments to be passed to the policy on creation; ``net_arch``
+        defaults to ``DEFAULT_NET_ARCH`` (``[256, 256]``)
     :param verbose: Verbosity level: 0 for no output, 1 for info messages, 2 for debug messages
     :param seed: Seed for the pseudo random generators
     :param device: Device (cpu, cuda, ...) on which the code should be run.
@@ -142,22 +148,22 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
         self,
         policy: str | type[SoftDQNPolicy],
         env: GymEnv | str,
-        learning_rate: float | SB3Schedule = 1e-3,
-        buffer_size: int = 100_000,
-        learning_starts: int = 1000,
-        batch_size: int = 64,
-        tau: float = 1.0,
+        learning_rate: float | SB3Schedule = 3e-4,
+        buffer_size: int = 1_000_000,
+        learning_starts: int = 100,
+        batch_size: int = 256,
+        tau: float = 0.005,
         gamma: float = 0.99,
-        train_freq: int | tuple[int, str] = 4,
+        train_freq: int | tuple[int, str] = 1,
         gradient_steps: int = 1,
         replay_buffer_class: type[ReplayBuffer] | None = None,
         replay_buffer_kwargs: dict[str, Any] | None = None,
         optimize_memory_usage: bool = False,
         n_steps: int = 1,
-        target_update_interval: int = 1000,
+        target_update_interval: int = 1,
         ent_coef: ScheduleLike = "auto",
         target_entropy: ScheduleLike = "auto",
-        double_q: bool = False,
+        double_q: bool = True,
         munchausen_coef: float = 0.0,
         munchausen_clip: float = -1.0,
         exploration_eps: float = 0.0,
@@ -220,7 +226,9 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
             max_grad_norm=max_grad_norm,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
-            policy_kwargs=policy_kwargs,
+            # Set here rather than as the policy's default: SB3's load() replaces these kwargs with
+            # the saved ones, so a model saved with 0.2's 2 x 64 default still loads as 2 x 64.
+            policy_kwargs={"net_arch": list(DEFAULT_NET_ARCH), **(policy_kwargs or {})},
             verbose=verbose,
             seed=seed,
             device=device,
@@ -377,7 +385,7 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
         progress_bar: bool = False,
     ) -> SelfSoftDQN:
         """Train the model; as SB3's ``learn`` except that ``total_timesteps`` defaults to
-        ``DEFAULT_TOTAL_TIMESTEPS`` (100,000 environment steps) so ``SoftDQN("MlpPolicy", env).learn()`` works.
+        ``DEFAULT_TOTAL_TIMESTEPS`` (50,000 environment steps) so ``SoftDQN("MlpPolicy", env).learn()`` works.
 
         :param total_timesteps: number of environment steps to train for (summed over the vectorised envs)
         :param callback: callback(s) called at every step with state of the algorithm
