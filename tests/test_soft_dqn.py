@@ -512,6 +512,9 @@ def test_defaults_network_and_a_model_saved_with_the_former_default_loads(tmp_pa
     policy's own 2 x 64) still loads as 2 x 64, because load() restores the saved kwargs."""
     model = SoftDQN("MlpPolicy", "CartPole-v1", seed=0)
     assert [m.out_features for m in model.q_net.q_net if isinstance(m, th.nn.Linear)] == [256, 256, 2]
+    # a policy class named by the caller keeps its own default (the policy's 2 x 64)
+    by_class = SoftDQN(SoftDQNPolicy, "CartPole-v1", seed=0)
+    assert [m.out_features for m in by_class.q_net.q_net if isinstance(m, th.nn.Linear)] == [64, 64, 2]
     old = SoftDQN("MlpPolicy", "CartPole-v1", seed=0, policy_kwargs=dict(net_arch=[64, 64]))
     old.policy_kwargs = {}  # what 0.2 stored for the default network
     old.save(tmp_path / "old.zip")

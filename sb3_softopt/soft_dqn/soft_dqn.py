@@ -127,8 +127,8 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
     :param max_grad_norm: The maximum value for the gradient clipping
     :param stats_window_size: Window size for the rollout logging
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
-    :param policy_kwargs: additional arguments to be passed to the policy on creation; ``net_arch``
-        defaults to ``DEFAULT_NET_ARCH`` (``[256, 256]``)
+    :param policy_kwargs: additional arguments to be passed to the policy on creation; for the
+        named policies (``"MlpPolicy"``, ...) ``net_arch`` defaults to ``DEFAULT_NET_ARCH`` (``[256, 256]``)
     :param verbose: Verbosity level: 0 for no output, 1 for info messages, 2 for debug messages
     :param seed: Seed for the pseudo random generators
     :param device: Device (cpu, cuda, ...) on which the code should be run.
@@ -227,8 +227,9 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
             # Set here rather than as the policy's default: SB3's load() replaces these kwargs with
-            # the saved ones, so a model saved with 0.2's 2 x 64 default still loads as 2 x 64.
-            policy_kwargs={"net_arch": list(DEFAULT_NET_ARCH), **(policy_kwargs or {})},
+            # the saved ones, so a model saved with 0.2's 2 x 64 default still loads as 2 x 64. A
+            # policy class given by the caller (e.g. a composed policy) keeps its own defaults.
+            policy_kwargs={"net_arch": list(DEFAULT_NET_ARCH), **(policy_kwargs or {})} if isinstance(policy, str) else policy_kwargs,
             verbose=verbose,
             seed=seed,
             device=device,
