@@ -285,8 +285,8 @@ def _done(out: Path, arm: str, env_id: str, seed: int, steps: int | None = None)
 def summarise(out: Path) -> dict[str, Any]:
     import matplotlib
 
-    from sb3_softopt.common.plotting import save_figure
-    from sb3_softopt.common.stats import bootstrap_ci, iqm
+    from sb3_softopt.experiments.infra.plotting import save_figure
+    from sb3_softopt.experiments.infra.stats import bootstrap_ci, iqm
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure

@@ -11,7 +11,7 @@ changes nothing in training), and at the end with ``FINAL_EPISODES``. CPU second
 
 Resumable across sessions: every ``--checkpoint-every`` steps a run saves its model, replay
 buffer, generators, env state and history under ``<out>/checkpoints/`` (git-ignored), and a
-killed benchmark continues from there (:mod:`sb3_softopt.common.run_state`); a finished run writes
+killed benchmark continues from there (:mod:`sb3_softopt.experiments.infra.run_state`); a finished run writes
 ``runs/<env>/<algo>_seed<k>.json`` and is skipped when rerun with the same settings.
 ``--time-limit S`` stops each run at its first checkpoint after S seconds (work in slices).
 ``--steps N`` is a pilot budget (recorded in the settings: a pilot never counts as a full run);
@@ -95,7 +95,7 @@ def _entry(algo: str, env_id: str):
 
 def _hyperparams(algo: str, env_id: str, steps: int | None) -> tuple[dict[str, Any], dict[str, Any], int]:
     """(recorded settings of the entry, constructor kwargs, budget) of one algorithm on one task."""
-    from sb3_softopt.common.noise import make_action_noise
+    from sb3_softopt.experiments.infra.noise import make_action_noise
 
     entry = _entry(algo, env_id)
     budget = steps or TASKS[env_id]
@@ -156,8 +156,8 @@ def run_one(algo: str, env_id: str, seed: int, out: str, steps: int | None = Non
     from stable_baselines3.common.env_util import make_vec_env
 
     import sb3_softopt
-    from sb3_softopt.common.atomic import atomic_write_json
-    from sb3_softopt.common.run_state import clear_training_state, load_training_state, save_training_state
+    from sb3_softopt.experiments.infra.atomic import atomic_write_json
+    from sb3_softopt.experiments.infra.run_state import clear_training_state, load_training_state, save_training_state
 
     torch.set_num_threads(1)
     settings = _settings(algo, env_id, steps, eval_every, eval_episodes, final_episodes)
@@ -222,7 +222,7 @@ def _done(out: Path, algo: str, env_id: str, seed: int, settings: dict[str, Any]
 
 
 def main(argv: list[str] | None = None) -> None:
-    from sb3_softopt.common.executors import BACKENDS, make_executor
+    from sb3_softopt.experiments.infra.executors import BACKENDS, make_executor
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "mujoco")

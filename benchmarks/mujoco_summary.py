@@ -23,7 +23,7 @@ COMPARISONS = (("ddpg", "det", "det"), ("ddpg", "sto", "det"), ("sac", "det", "d
 def verdict(a: list[float], b: list[float]) -> str:
     """``ahead`` / ``behind`` when the IQM 95% bootstrap intervals do not overlap, else ``level``;
     with a single seed (no interval) the sign of the difference, marked ``(1 seed)``."""
-    from sb3_softopt.common.stats import bootstrap_ci, iqm
+    from sb3_softopt.experiments.infra.stats import bootstrap_ci, iqm
 
     if len(a) < 2 or len(b) < 2:
         d = iqm(a) - iqm(b)
@@ -42,7 +42,7 @@ def _groups(runs: list[dict[str, Any]]) -> dict[tuple[str, int, str], list[dict[
 def _plot(env_id: str, groups: dict[tuple[str, int, str], list[dict[str, Any]]], path: Path) -> None:
     from matplotlib.figure import Figure
 
-    from sb3_softopt.common.plotting import save_figure
+    from sb3_softopt.experiments.infra.plotting import save_figure
 
     fig = Figure(figsize=(11, 4))
     axes = fig.subplots(1, 2, sharey=True)
@@ -81,7 +81,7 @@ def summarise(out: Path, anchors: dict[tuple[str, int], list[tuple[str, str, flo
     """
     import pandas as pd
 
-    from sb3_softopt.common.stats import bootstrap_ci, iqm
+    from sb3_softopt.experiments.infra.stats import bootstrap_ci, iqm
 
     runs = [json.loads(p.read_text()) for p in sorted(out.glob("runs/*/*.json"))]
     groups = _groups(runs)

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch as th
 
-from sb3_softopt.common.atomic import InvalidResult, atomic_path, exit_with_parent, is_trusted, load_curve
+from sb3_softopt.experiments.infra.atomic import InvalidResult, atomic_path, exit_with_parent, is_trusted, load_curve
 
 PENDULUM_HPARAMS = dict(learning_rate=1e-3)  # rl-zoo3 2.9 hyperparams/sac.yml, Pendulum-v1
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import pandas as pd
 import torch as th
 
-from sb3_softopt.common.atomic import InvalidResult, atomic_path, atomic_write_json, exit_with_parent, is_trusted, load_curve
+from sb3_softopt.experiments.infra.atomic import InvalidResult, atomic_path, atomic_write_json, exit_with_parent, is_trusted, load_curve
 
 SPEED_CONFIGS = (([256, 256], 256), ([128, 128], 128), ([64, 64], 64))
 

@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from sb3_softopt import SAC, SQL, EntropyPPO, SoftDQN
-from sb3_softopt.common.noise import make_action_noise
+from sb3_softopt.experiments.infra.noise import make_action_noise
 
 OFF_POLICY = [(SoftDQN, "CartPole-v1"), (SQL, "Pendulum-v1"), (SAC, "CartPole-v1"), (SAC, "Pendulum-v1")]
 IDS = ["SoftDQN", "SQL", "SAC-discrete", "SAC-box"]

@@ -1,4 +1,4 @@
-"""The executor switch (sb3_softopt.common.executors): the local pool and Dask give the same results."""
+"""The executor switch (sb3_softopt.experiments.infra.executors): the local pool and Dask give the same results."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from sb3_softopt.common.executors import make_executor
+from sb3_softopt.experiments.infra.executors import make_executor
 
 distributed = pytest.importorskip("distributed", reason="the Dask backend needs the distributed extra")
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sb3_softopt.common.stats import mean_ci_band
+from sb3_softopt.experiments.infra.stats import mean_ci_band
 from sb3_softopt.experiments import finetune as ft
 from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED
 
@@ -256,7 +256,7 @@ def test_gaussian_ddpg_arms_and_arm_names(tmp_out):
 
 
 def test_check_pretrain_needs_the_goal_reach_of_every_task(tmp_out):
-    from sb3_softopt.common.atomic import InvalidResult, atomic_write_json
+    from sb3_softopt.experiments.infra.atomic import InvalidResult, atomic_write_json
 
     bud = ft.BUDGETS["quick"]
     (tmp_out / "pretrain").mkdir()
@@ -391,7 +391,7 @@ def test_judge_needs_the_sql_comparisons():
     ],
 )
 def test_bad_action_noise_spec_raises(spec, word):
-    from sb3_softopt.common.noise import make_action_noise
+    from sb3_softopt.experiments.infra.noise import make_action_noise
 
     with pytest.raises(ValueError, match=word):
         make_action_noise(spec, 2)

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from sb3_softopt.common.stats import diff_ci
+from sb3_softopt.experiments.infra.stats import diff_ci
 from sb3_softopt.experiments import finetune as ft
 from sb3_softopt.experiments.finetune import preregistered as pre
 from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED

@@ -1,11 +1,11 @@
-"""sb3_softopt.common.plotting: one colour per algorithm, bands, atomic figure files."""
+"""sb3_softopt.experiments.infra.plotting: one colour per algorithm, bands, atomic figure files."""
 
 import math
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from sb3_softopt.common.plotting import COLORS, plot_band, save_figure
+from sb3_softopt.experiments.infra.plotting import COLORS, plot_band, save_figure
 
 
 def test_band_is_drawn_only_with_finite_bounds():

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from sb3_softopt.common.atomic import InvalidResult, atomic_path, atomic_write_json, is_trusted, load_curve, load_json
+from sb3_softopt.experiments.infra.atomic import InvalidResult, atomic_path, atomic_write_json, is_trusted, load_curve, load_json
 from sb3_softopt.experiments import finetune as ft
 from sb3_softopt.lecture import registry, runner
 from sb3_softopt.lecture.__main__ import main as lecture_main

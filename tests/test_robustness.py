@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 import sb3_softopt  # noqa: F401
-from sb3_softopt.common.stats import mean_ci, welch_diff_ci
+from sb3_softopt.experiments.infra.stats import mean_ci, welch_diff_ci
 from sb3_softopt.experiments.robustness import (
     PerturbationWrapper,
     evaluate_under_perturbation,

@@ -18,7 +18,7 @@ from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
 
-from sb3_softopt.common.plotting import save_figure
+from sb3_softopt.experiments.infra.plotting import save_figure
 from sb3_softopt.common.validation import check_int
 
 __all__ = ["EntropyTrackingCallback", "plot_entropy_tracking"]

@@ -48,7 +48,7 @@ import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
 
 from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, Claim, Verdict
-from sb3_softopt.common.plotting import save_figure
+from sb3_softopt.experiments.infra.plotting import save_figure
 
 __all__ = [
     "CLAIM",

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sb3_softopt.common.plotting import save_figure
+from sb3_softopt.experiments.infra.plotting import save_figure
 
 FULL = dict(n_demos=500, max_iter=300)
 QUICK = dict(n_demos=50, max_iter=40)

@@ -43,7 +43,7 @@ from scipy.optimize import brentq
 from sb3_softopt.envs.lottery import BUY, DONT_BUY, LOSE, START, WIN, LotteryMDP
 from sb3_softopt.inference import TabularMDP, exact_inference, forward_messages, soft_value_iteration
 from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, Claim, Verdict
-from sb3_softopt.common.plotting import save_figure
+from sb3_softopt.experiments.infra.plotting import save_figure
 
 __all__ = [
     "CLAIM", "LotteryResult", "add_arguments", "closed_form_q_buy", "closed_form_threshold", "judge", "lottery_mdp", "main", "run",

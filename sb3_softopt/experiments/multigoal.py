@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from sb3_softopt.envs.multigoal import GOALS
-from sb3_softopt.common.plotting import save_figure
+from sb3_softopt.experiments.infra.plotting import save_figure
 
 FULL_SEEDS = (0, 1, 2, 3, 4)
 QUICK_STEPS = 600

@@ -40,7 +40,7 @@ from sb3_softopt.inference import (
     soft_value_iteration,
 )
 from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, UNDETERMINED, Claim, Verdict
-from sb3_softopt.common.plotting import save_figure
+from sb3_softopt.experiments.infra.plotting import save_figure
 from sb3_softopt.common.validation import check_real
 
 __all__ = ["CLAIM", "ReachingResult", "add_arguments", "judge", "main", "run"]

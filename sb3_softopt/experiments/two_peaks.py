@@ -44,7 +44,7 @@ else:  # Python 3.10
 import numpy as np
 
 from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, Claim, Verdict
-from sb3_softopt.common.plotting import save_figure
+from sb3_softopt.experiments.infra.plotting import save_figure
 
 CLAIM = Claim(
     name="two_peaks",

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sb3_softopt.common.atomic import InvalidResult, atomic_write_json, atomic_write_text, load_json
+from sb3_softopt.experiments.infra.atomic import InvalidResult, atomic_write_json, atomic_write_text, load_json
 from sb3_softopt.lecture import registry
 from sb3_softopt.lecture.claim import NOT_RUN, UNDETERMINED, Claim, Verdict
 

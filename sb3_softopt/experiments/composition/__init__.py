@@ -11,7 +11,7 @@ naive composition of deterministic policies: the mean of the actions of DDPG tra
 
 Per arm and seed the score is the success rate (at E at the last step); the summary reports means
 with Student-t 95% intervals over seeds and the two differences with Welch 95% intervals
-(:mod:`sb3_softopt.common.stats`). Outputs: ``runs/seed<k>.json`` (one per seed: every
+(:mod:`sb3_softopt.experiments.infra.stats`). Outputs: ``runs/seed<k>.json`` (one per seed: every
 evaluation and a few paths; resumable), ``composition_runs.csv``, ``composition.json``,
 ``composition.png``.
 

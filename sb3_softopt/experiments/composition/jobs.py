@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from sb3_softopt.common.atomic import atomic_write_json, load_json
-from sb3_softopt.common.noise import make_action_noise
+from sb3_softopt.experiments.infra.atomic import atomic_write_json, load_json
+from sb3_softopt.experiments.infra.noise import make_action_noise
 from sb3_softopt.experiments.composition import config as C
 
 __all__ = ["average_policy", "check_job", "evaluate", "make_model", "run_job"]

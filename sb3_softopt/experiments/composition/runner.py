@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sb3_softopt.common.atomic import atomic_write_json, is_trusted
-from sb3_softopt.common.plotting import color, save_figure
-from sb3_softopt.common.stats import mean_ci, welch_diff_ci
+from sb3_softopt.experiments.infra.atomic import atomic_write_json, is_trusted
+from sb3_softopt.experiments.infra.plotting import color, save_figure
+from sb3_softopt.experiments.infra.stats import mean_ci, welch_diff_ci
 from sb3_softopt.envs.point_compose import GOALS
 from sb3_softopt.experiments.composition import config as C
 from sb3_softopt.experiments.composition.claim import VS_DDPG, VS_SCRATCH, CompositionResult, Difference, SuccessStats

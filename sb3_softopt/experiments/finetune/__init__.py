@@ -34,7 +34,7 @@ not rerun. Every file is written atomically and checked when reused, so a run ki
 (even SIGKILL) resumes to the same results as an uninterrupted one; a file that fails the check is
 named on stderr and its run redone. Workers exit when the parent dies.
 
-Statistics (:mod:`sb3_softopt.common.stats`, scipy only): per arm and task, the steps to threshold
+Statistics (:mod:`sb3_softopt.experiments.infra.stats`, scipy only): per arm and task, the steps to threshold
 and the final return, IQM (interquartile mean, ``scipy.stats.trim_mean(x, 0.25)``, as rliable's
 ``aggregate_iqm``) with percentile-bootstrap 95% CIs over seeds (``scipy.stats.bootstrap``, 5000
 resamples); per task, the steps ratio of each pretrained soft arm to each DDPG arm (IQM over IQM,
@@ -81,7 +81,7 @@ from sb3_softopt.experiments.finetune.coverage import goal_criterion, goal_reach
 from sb3_softopt.experiments.finetune.jobs import _check_curve, _check_pretrain, _curve_path
 from sb3_softopt.experiments.finetune.preregistered import UMAZE_PROTOCOL, judge_umaze, replication_stats, run_replication
 from sb3_softopt.experiments.finetune.runner import run
-from sb3_softopt.common.stats import bootstrap_ci, iqm, ratio_ci, stratified_bootstrap_ci
+from sb3_softopt.experiments.infra.stats import bootstrap_ci, iqm, ratio_ci, stratified_bootstrap_ci
 from sb3_softopt.experiments.finetune.summary import steps_to_threshold, summarize
 
 __all__ = [

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
-from sb3_softopt.common.atomic import InvalidResult
+from sb3_softopt.experiments.infra.atomic import InvalidResult
 from sb3_softopt.experiments.finetune.preregistered import CRITERIA as UMAZE_CRITERIA
 from sb3_softopt.experiments.finetune.preregistered import UMAZE_PROTOCOL, ReplicationResult, judge_umaze, load_replication
 from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, Claim, Verdict, ci_text

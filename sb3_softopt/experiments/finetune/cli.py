@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from sb3_softopt.common.executors import BACKENDS
+from sb3_softopt.experiments.infra.executors import BACKENDS
 from sb3_softopt.experiments.finetune.claim import FinetuneResult
 from sb3_softopt.experiments.finetune.config import ARMS, BUDGETS, DEFAULT_ARMS, DEFAULT_PRETRAIN_ENV, DEFAULT_SEEDS, QUICK_SEEDS
 

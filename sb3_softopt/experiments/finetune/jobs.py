@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from sb3_softopt.common.atomic import InvalidResult, atomic_path, check_zip, exit_with_parent, load_curve, load_json
-from sb3_softopt.common.atomic import atomic_write_text as _atomic_write
-from sb3_softopt.common.noise import make_action_noise
+from sb3_softopt.experiments.infra.atomic import InvalidResult, atomic_path, check_zip, exit_with_parent, load_curve, load_json
+from sb3_softopt.experiments.infra.atomic import atomic_write_text as _atomic_write
+from sb3_softopt.experiments.infra.noise import make_action_noise
 from sb3_softopt.experiments.finetune.config import (
     ACTION_NOISE,
     COMMON_KWARGS,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sb3_softopt.common.plotting import color, plot_band, save_figure
-from sb3_softopt.common.stats import mean_ci_band
+from sb3_softopt.experiments.infra.plotting import color, plot_band, save_figure
+from sb3_softopt.experiments.infra.stats import mean_ci_band
 from sb3_softopt.experiments.finetune.config import arm_algo
 
 

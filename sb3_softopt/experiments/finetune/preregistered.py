@@ -35,8 +35,8 @@ from typing import Any, TypedDict
 
 import numpy as np
 
-from sb3_softopt.common.atomic import InvalidResult, atomic_write_text, load_json
-from sb3_softopt.common.stats import bootstrap_ci, diff_ci, iqm, ratio_ci
+from sb3_softopt.experiments.infra.atomic import InvalidResult, atomic_write_text, load_json
+from sb3_softopt.experiments.infra.stats import bootstrap_ci, diff_ci, iqm, ratio_ci
 from sb3_softopt.experiments.finetune.config import BUDGETS, DEFAULT_TASKS, QUICK_SEEDS, Budget
 from sb3_softopt.lecture.claim import NOT_REPRODUCED, PARTLY, REPRODUCED, Verdict, ci_text
 

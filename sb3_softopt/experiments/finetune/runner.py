@@ -15,9 +15,9 @@ from typing import cast
 
 import numpy as np
 
-from sb3_softopt.common.atomic import InvalidResult, is_trusted, load_json
-from sb3_softopt.common.atomic import atomic_write_text as _atomic_write
-from sb3_softopt.common.executors import BACKENDS, make_executor
+from sb3_softopt.experiments.infra.atomic import InvalidResult, is_trusted, load_json
+from sb3_softopt.experiments.infra.atomic import atomic_write_text as _atomic_write
+from sb3_softopt.experiments.infra.executors import BACKENDS, make_executor
 from sb3_softopt.experiments.finetune.claim import FinetuneResult
 from sb3_softopt.experiments.finetune.config import (
     ACTION_NOISE,
@@ -94,7 +94,7 @@ def run(  # noqa: C901  one branch per phase of the resumable schedule
     :param env_modules: modules to import (in every worker) to register custom env ids.
     :param progress: show a tqdm progress bar.
     :param backend: ``"local"`` (a process pool, the default) or ``"dask"``: the same jobs on Dask
-        distributed (:func:`sb3_softopt.common.executors.make_executor`; same results).
+        distributed (:func:`sb3_softopt.experiments.infra.executors.make_executor`; same results).
     :param dask_address: Dask scheduler address (default: a local cluster of ``workers`` processes).
     :param umaze_replication: then also run (or resume) the pre-registered U-maze replication
         (:mod:`~sb3_softopt.experiments.finetune.preregistered`) into ``out_dir/umaze_preregistered``

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sb3_softopt.common.atomic import atomic_path
-from sb3_softopt.common.stats import bootstrap_ci, iqm, ratio_ci, stratified_bootstrap_ci
-from sb3_softopt.common.atomic import atomic_write_text as _atomic_write
+from sb3_softopt.experiments.infra.atomic import atomic_path
+from sb3_softopt.experiments.infra.stats import bootstrap_ci, iqm, ratio_ci, stratified_bootstrap_ci
+from sb3_softopt.experiments.infra.atomic import atomic_write_text as _atomic_write
 from sb3_softopt.experiments.finetune.claim import TARGET_RATIO, ratio_met
 from sb3_softopt.experiments.finetune.config import RATIO_ARMS, RATIO_BASELINES, Budget
 from sb3_softopt.experiments.finetune.jobs import _curve_path

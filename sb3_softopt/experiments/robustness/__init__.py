@@ -14,7 +14,7 @@ velocity pushes and Gaussian action noise of growing strength.
 
 Per arm and seed the score is the success rate averaged over the obstacle placements; the
 summary reports means with Student-t 95% intervals over seeds and the difference to DDPG with a
-Welch 95% interval (:mod:`sb3_softopt.common.stats`). Outputs: ``runs/<algo>_seed<k>.json`` (one per
+Welch 95% interval (:mod:`sb3_softopt.experiments.infra.stats`). Outputs: ``runs/<algo>_seed<k>.json`` (one per
 trained policy: every evaluation and its learned path; resumable), ``robustness_runs.csv``,
 ``robustness.json``, ``robustness.png``.
 

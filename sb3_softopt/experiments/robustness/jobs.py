@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from sb3_softopt.common.atomic import atomic_write_json, exit_with_parent, load_json
-from sb3_softopt.common.noise import make_action_noise
+from sb3_softopt.experiments.infra.atomic import atomic_write_json, exit_with_parent, load_json
+from sb3_softopt.experiments.infra.noise import make_action_noise
 from sb3_softopt.experiments.robustness import config as C
 from sb3_softopt.experiments.robustness.perturbation import evaluate_under_perturbation
 

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sb3_softopt.common.atomic import atomic_write_json, is_trusted
-from sb3_softopt.common.executors import BACKENDS, make_executor
-from sb3_softopt.common.plotting import color, plot_band, save_figure
-from sb3_softopt.common.stats import mean_ci, welch_diff_ci
+from sb3_softopt.experiments.infra.atomic import atomic_write_json, is_trusted
+from sb3_softopt.experiments.infra.executors import BACKENDS, make_executor
+from sb3_softopt.experiments.infra.plotting import color, plot_band, save_figure
+from sb3_softopt.experiments.infra.stats import mean_ci, welch_diff_ci
 from sb3_softopt.experiments.robustness import config as C
 from sb3_softopt.experiments.robustness.claim import BASELINE, Difference, RobustnessResult, SuccessStats
 from sb3_softopt.experiments.robustness.jobs import check_job, run_job, worker_init
@@ -51,7 +51,7 @@ def run(
     :param workers: parallel processes (default ``min(2, cpu_count)``).
     :param progress: tqdm progress bar.
     :param backend: ``"local"`` (a process pool, the default) or ``"dask"``: the same jobs on Dask
-        distributed (:func:`sb3_softopt.common.executors.make_executor`; same results).
+        distributed (:func:`sb3_softopt.experiments.infra.executors.make_executor`; same results).
     :param dask_address: Dask scheduler address (default: a local cluster of ``workers`` processes).
     """
     from dataclasses import replace

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch as th
 
-from sb3_softopt.common.atomic import atomic_write_text
+from sb3_softopt.experiments.infra.atomic import atomic_write_text
 
 __all__ = ["clear_training_state", "load_training_state", "save_training_state"]
 

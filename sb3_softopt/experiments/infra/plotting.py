@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sb3_softopt.common.atomic import atomic_path
+from sb3_softopt.experiments.infra.atomic import atomic_path
 
 __all__ = ["COLORS", "color", "plot_band", "save_figure"]
 
