@@ -95,6 +95,12 @@ softopt_api_modules = [
     "sb3_softopt.inference",
     "sb3_softopt.composition",
     "sb3_softopt.common",
+    "sb3_softopt.experiments.infra.atomic",
+    "sb3_softopt.experiments.infra.executors",
+    "sb3_softopt.experiments.infra.noise",
+    "sb3_softopt.experiments.infra.plotting",
+    "sb3_softopt.experiments.infra.run_state",
+    "sb3_softopt.experiments.infra.stats",
     "sb3_softopt.envs",
     "sb3_softopt.zoo",
 ]
