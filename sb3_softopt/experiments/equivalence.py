@@ -88,6 +88,15 @@ TOTAL_TIMESTEPS = 20_000
 QUICK_TIMESTEPS = 2_000
 N_EVALS = 30
 KL_THRESHOLD = 0.05
+#: The agents' own settings (``alpha``, ``gamma`` and the seed are passed in): one 2 x 64 network
+#: and learning rate for both. SoftDQN copies its target network every 200 steps, without double
+#: Q; EntropyPPO's ``ent_coef`` (SB3's entropy bonus) is 0, the soft return carrying the entropy.
+NET_ARCH = [64, 64]
+SOFT_DQN_KWARGS: dict[str, Any] = dict(
+    learning_rate=1e-3, buffer_size=50_000, learning_starts=200, batch_size=64, train_freq=1, gradient_steps=1,
+    target_update_interval=200, tau=1.0, double_q=False,
+)  # fmt: skip
+ENTROPY_PPO_KWARGS: dict[str, Any] = dict(ent_coef=0.0, gae_lambda=0.95, learning_rate=1e-3, n_steps=256, batch_size=64, n_epochs=10)
 
 
 def make_env(env_kwargs: dict[str, Any] | None = None) -> gym.Env:
@@ -216,42 +225,11 @@ class KLTracker(BaseCallback):
 def _make_agent(algo: str, env: gym.Env, alpha: float, gamma: float, seed: int):
     from sb3_softopt import EntropyPPO, SoftDQN
 
-    policy_kwargs = dict(net_arch=[64, 64])
+    shared: dict[str, Any] = dict(gamma=gamma, policy_kwargs=dict(net_arch=list(NET_ARCH)), seed=seed, device="cpu")
     if algo == "SoftDQN":
-        return SoftDQN(
-            "MlpPolicy",
-            env,
-            ent_coef=alpha,
-            gamma=gamma,
-            learning_rate=1e-3,
-            buffer_size=50_000,
-            learning_starts=200,
-            batch_size=64,
-            train_freq=1,
-            gradient_steps=1,
-            target_update_interval=200,
-            tau=1.0,
-            double_q=False,
-            policy_kwargs=policy_kwargs,
-            seed=seed,
-            device="cpu",
-        )
+        return SoftDQN("MlpPolicy", env, ent_coef=alpha, **SOFT_DQN_KWARGS, **shared)
     if algo == "EntropyPPO":
-        return EntropyPPO(
-            "MlpPolicy",
-            env,
-            soft_ent_coef=alpha,
-            ent_coef=0.0,
-            gamma=gamma,
-            gae_lambda=0.95,
-            learning_rate=1e-3,
-            n_steps=256,
-            batch_size=64,
-            n_epochs=10,
-            policy_kwargs=policy_kwargs,
-            seed=seed,
-            device="cpu",
-        )
+        return EntropyPPO("MlpPolicy", env, soft_ent_coef=alpha, **ENTROPY_PPO_KWARGS, **shared)
     raise ValueError(f"algo must be 'SoftDQN' or 'EntropyPPO', got algo={algo!r}")
 
 

@@ -57,9 +57,12 @@ RUNS: dict[str, dict[str, Any]] = {
 COMMON_KWARGS: dict[str, Any] = dict(learning_rate=1e-3, batch_size=128, policy_kwargs=dict(net_arch=[64, 64]))
 FULL_STEPS = 10_000
 QUICK_STEPS = 1_000
+#: each run's evaluation return: episodes, and the seed of their env (apart from the training seeds)
+EVAL_EPISODES = 5
+EVAL_SEED = 10_000
 
 
-def _evaluate(model, n_episodes: int = 5, seed: int = 10_000) -> float:
+def _evaluate(model, n_episodes: int = EVAL_EPISODES, seed: int = EVAL_SEED) -> float:
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.evaluation import evaluate_policy
 
