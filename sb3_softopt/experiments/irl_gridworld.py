@@ -33,6 +33,11 @@ from sb3_softopt.experiments.infra.plotting import save_figure
 
 FULL = dict(n_demos=500, max_iter=300)
 QUICK = dict(n_demos=50, max_iter=40)
+#: the gridworld's slip probability, the temperature of the expert and of the IRL model, and the
+#: IRL's Adam learning rate
+P_SLIP = 0.2
+ALPHA = 1.0
+LR = 0.2
 
 
 def visitation_kl(expert: Any, learned: Any, d: np.ndarray) -> float:
@@ -47,9 +52,9 @@ def run(
     seed: int = 0,
     n_demos: int | None = None,
     max_iter: int | None = None,
-    p_slip: float = 0.2,
-    alpha: float = 1.0,
-    lr: float = 0.2,
+    p_slip: float = P_SLIP,
+    alpha: float = ALPHA,
+    lr: float = LR,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Sample demonstrations, run MaxEnt IRL, write CSV / JSON / PNG into ``out_dir``; return the summary.
@@ -167,11 +172,12 @@ def plot(path: Path, base: Any, true_terminal: np.ndarray, terminal: np.ndarray,
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--n-demos", type=int, default=None, help="expert trajectories (default 500, 50 with --quick)")
-    parser.add_argument("--max-iter", type=int, default=None, help="IRL iterations (default 300, 40 with --quick)")
-    parser.add_argument("--p-slip", type=float, default=0.2)
-    parser.add_argument("--alpha", type=float, default=1.0)
-    parser.add_argument("--lr", type=float, default=0.2)
+    sizes = "(default {}, {} with --quick)".format
+    parser.add_argument("--n-demos", type=int, default=None, help="expert trajectories " + sizes(FULL["n_demos"], QUICK["n_demos"]))
+    parser.add_argument("--max-iter", type=int, default=None, help="IRL iterations " + sizes(FULL["max_iter"], QUICK["max_iter"]))
+    parser.add_argument("--p-slip", type=float, default=P_SLIP)
+    parser.add_argument("--alpha", type=float, default=ALPHA)
+    parser.add_argument("--lr", type=float, default=LR)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="smoke run")
     args = parser.parse_args(argv)

@@ -29,12 +29,15 @@ import numpy as np
 from sb3_softopt.envs.multigoal import GOALS
 from sb3_softopt.experiments.infra.plotting import save_figure
 
+ARMS = ("sql", "ddpg")
 FULL_SEEDS = (0, 1, 2, 3, 4)
 QUICK_STEPS = 600
 N_ROLLOUTS = 100
+#: rollout ``i`` resets with ``ROLLOUT_SEED + i``: apart from the training seeds
+ROLLOUT_SEED = 10_000
 
 
-def rollouts(model: Any, n: int = N_ROLLOUTS, deterministic: bool = False, seed: int = 10_000, noise_std: float = 0.0):
+def rollouts(model: Any, n: int = N_ROLLOUTS, deterministic: bool = False, seed: int = ROLLOUT_SEED, noise_std: float = 0.0):
     """Roll ``model`` out ``n`` times from MultiGoal-v0's start.
 
     :param model: anything with SB3's ``predict``
@@ -113,7 +116,7 @@ def run(
     seeds: list[int] | None = None,
     steps: int | None = None,
     n_rollouts: int = N_ROLLOUTS,
-    arms: tuple[str, ...] = ("sql", "ddpg"),
+    arms: tuple[str, ...] = ARMS,
     workers: int = 1,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--n-rollouts", type=int, default=N_ROLLOUTS)
-    parser.add_argument("--arms", nargs="+", default=["sql", "ddpg"], choices=["sql", "ddpg"])
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--workers", type=int, default=1, help="runs in parallel processes")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)

@@ -39,6 +39,9 @@ MARGIN = 0.15
 B_SEED_OFFSET = 1_000_000
 #: a constituent policy solves its task when its success rate is at least this
 SOLVED = 0.5
+#: The evaluation episodes of seed ``s`` are seeded from ``EVAL_SEED_STRIDE * (s + 1)`` (as in the
+#: robustness experiment): apart from the training seeds and from the other seeds' evaluations.
+EVAL_SEED_STRIDE = 10_000
 
 
 @dataclasses.dataclass(frozen=True)

@@ -97,7 +97,7 @@ def run_job(seed: int, budget: C.Budget, out: str | Path) -> dict:
     from sb3_softopt.composition import compose
 
     t0, c0 = time.perf_counter(), time.process_time()
-    eval_seed = 10_000 * (seed + 1)
+    eval_seed = C.EVAL_SEED_STRIDE * (seed + 1)
     n = budget.n_eval_episodes
     models: dict[str, Any] = {}
     timing: dict[str, float] = {}

@@ -85,9 +85,15 @@ ACTION_NOISE: dict[str, dict[str, Any]] = {
 #: SQL's temperatures: SAC's, so that the two max-ent arms differ only in the policy class.
 SQL_PRETRAIN_ENT_COEF = SAC_PRETRAIN_ENT_COEF
 SQL_FINETUNE_ENT_COEF = SAC_FINETUNE_ENT_COEF
-#: The goal-reach coverage's episodes are seeded ``seed + GOAL_REACH_SEED_OFFSET + episode``: apart
-#: from the training (seed), evaluation (+10_000) and pretrain-env coverage (+20_000) episodes.
+#: Episodes are seeded apart from the training (``seed``): the evaluations during finetuning with
+#: ``seed + EVAL_SEED_OFFSET + episode``, the pretrained policy's coverage on the pretraining env
+#: with ``seed + COVERAGE_SEED_OFFSET + episode`` and the goal-reach coverage with
+#: ``seed + GOAL_REACH_SEED_OFFSET + episode``.
+EVAL_SEED_OFFSET = 10_000
+COVERAGE_SEED_OFFSET = 20_000
 GOAL_REACH_SEED_OFFSET = 30_000
+#: A run's final return: the mean of its last ``FINAL_EVALS`` evaluations (one evaluation is noisy).
+FINAL_EVALS = 3
 #: The pretrained soft arms whose finetuning speed is compared with each DDPG baseline (the
 #: claim is judged on SQL, the paper's algorithm; SAC's ratios are reported for information).
 RATIO_ARMS = ("sql_pretrained", "sac_pretrained")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from sb3_softopt.experiments.finetune.config import GOAL_REACH_SEED_OFFSET
+from sb3_softopt.experiments.finetune.config import COVERAGE_SEED_OFFSET, GOAL_REACH_SEED_OFFSET
 
 
 class _OrnsteinUhlenbeck:
@@ -104,7 +104,7 @@ def pretrained_coverage(
 ) -> dict:
     """Coverage of a pretrained policy: entropy of its visited-position histogram and heading.
 
-    Rolls out ``n_episodes`` episodes on ``env_id`` (seeded ``seed + 20_000 + episode``);
+    Rolls out ``n_episodes`` episodes on ``env_id`` (seeded ``seed + COVERAGE_SEED_OFFSET + episode``);
     ``stochastic=True`` explores as during finetuning (see the module docstring).
 
     :param noise: the DDPG arm's entry of ``config.ACTION_NOISE`` (``None``: a policy that
@@ -117,7 +117,7 @@ def pretrained_coverage(
     """
     from scipy.stats import entropy as scipy_entropy
 
-    trajs, _ = _rollouts(model, env_id, n_episodes, seed + 20_000, seed, stochastic, noise)
+    trajs, _ = _rollouts(model, env_id, n_episodes, seed + COVERAGE_SEED_OFFSET, seed, stochastic, noise)
     headings, speeds = [], []
     for p in trajs:
         d = p[-1] - p[0]

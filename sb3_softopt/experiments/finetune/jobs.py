@@ -16,6 +16,7 @@ from sb3_softopt.experiments.infra.noise import make_action_noise
 from sb3_softopt.experiments.finetune.config import (
     ACTION_NOISE,
     COMMON_KWARGS,
+    EVAL_SEED_OFFSET,
     NET_ARCH,
     SAC_FINETUNE_ENT_COEF,
     SAC_PRETRAIN_ENT_COEF,
@@ -62,9 +63,9 @@ class _Evaluator:
     def __init__(self, env_id: str, seed: int, n_episodes: int):
         from stable_baselines3.common.vec_env import DummyVecEnv
 
-        self.env = _make_env(env_id, seed + 10_000)
+        self.env = _make_env(env_id, seed + EVAL_SEED_OFFSET)
         self.vec_env = DummyVecEnv([lambda: self.env])
-        self.seed = seed + 10_000
+        self.seed = seed + EVAL_SEED_OFFSET
         self.n_episodes = n_episodes
 
     def __call__(self, model) -> float:

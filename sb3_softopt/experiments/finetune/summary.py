@@ -15,7 +15,7 @@ from sb3_softopt.experiments.infra.atomic import atomic_path
 from sb3_softopt.experiments.infra.stats import bootstrap_ci, iqm, ratio_ci, stratified_bootstrap_ci
 from sb3_softopt.experiments.infra.atomic import atomic_write_text as _atomic_write
 from sb3_softopt.experiments.finetune.claim import TARGET_RATIO, ratio_met
-from sb3_softopt.experiments.finetune.config import RATIO_ARMS, RATIO_BASELINES, Budget
+from sb3_softopt.experiments.finetune.config import FINAL_EVALS, RATIO_ARMS, RATIO_BASELINES, Budget
 from sb3_softopt.experiments.finetune.jobs import _curve_path
 from sb3_softopt.experiments.finetune.plots import _plot_coverage, _plot_curves
 
@@ -56,8 +56,7 @@ def summarize(out: Path, tasks: dict[str, float], arms, seeds, bud: Budget, algo
             for s in seeds:
                 d = df[(df.task == task) & (df.arm == arm) & (df.seed == s)].sort_values("step")
                 sts.append(steps_to_threshold(d.step.tolist(), d.eval_return.tolist(), thr))
-                # Final return: mean of the last 3 evaluations (one evaluation is noisy).
-                finals.append(float(d.eval_return.tail(3).mean()))
+                finals.append(float(d.eval_return.tail(FINAL_EVALS).mean()))
             censored = _censored({"steps_to_threshold": sts}, bud)
             result["tasks"][task]["arms"][arm] = {
                 "steps_to_threshold": sts,

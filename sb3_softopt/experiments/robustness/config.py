@@ -69,6 +69,9 @@ OBSTACLE_DEPTH = 1.0
 PUSH_PROB = 0.1
 PUSH_STRENGTHS = (0.0, 0.5, 1.0)
 ACTION_NOISE_STRENGTHS = (0.0, 0.5, 1.0)
+#: The evaluation episodes of seed ``s`` are seeded from ``EVAL_SEED_STRIDE * (s + 1)``: apart from
+#: every training seed and from the other seeds' evaluations.
+EVAL_SEED_STRIDE = 10_000
 
 
 def settings() -> dict[str, Any]:

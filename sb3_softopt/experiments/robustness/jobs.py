@@ -116,7 +116,7 @@ def run_job(algo: str, seed: int, budget: C.Budget, out: str) -> dict:
     model = make_model(algo, seed, budget)
     model.learn(budget.train_steps)
     path = learned_path(model, seed)
-    eval_seed = 10_000 * (seed + 1)
+    eval_seed = C.EVAL_SEED_STRIDE * (seed + 1)
     settings: list[tuple[dict, dict]] = [(dict(family="clean"), {})]
     for fraction in C.PATH_FRACTIONS:
         for half in C.HALF_WIDTHS:
