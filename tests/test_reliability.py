@@ -13,6 +13,8 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from sb3_softopt import SAC, SQL, EntropyPPO, SoftDQN
+from stable_baselines3 import DQN
+from stable_baselines3 import SAC as SB3SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from sb3_softopt.common.checkpoint import CheckpointError
@@ -231,6 +233,37 @@ def test_unsupported_space_hint_names_the_algorithm_that_supports_it():
         SoftDQN("MlpPolicy", CONTINUOUS)
     with pytest.raises(TypeError, match="for MultiDiscrete ones sb3_softopt.EntropyPPO"):
         SQL("MlpPolicy", env)
+
+
+def _multi_discrete_env():
+    env = gym.make(DISCRETE)
+    env.action_space = spaces.MultiDiscrete([2, 2])
+    return env
+
+
+@pytest.mark.parametrize(
+    ("ours", "sb3", "make_env"),
+    [
+        (SoftDQN, DQN, lambda: CONTINUOUS),
+        (SoftDQN, DQN, _multi_discrete_env),
+        (SAC, SB3SAC, _multi_discrete_env),
+    ],
+)
+def test_unsupported_action_space_keeps_sb3s_error_type_and_text(ours, sb3, make_env):
+    # SB3's own suite (tests/test_spaces.py::test_action_spaces) expects AssertionError; the
+    # package documents TypeError: the error is both, SB3's text first, then the diagnosis.
+    with pytest.raises(AssertionError) as sb3_error:
+        sb3("MlpPolicy", make_env())
+    with pytest.raises(AssertionError) as info:
+        ours("MlpPolicy", make_env())
+    assert isinstance(info.value, TypeError)
+    text, sb3_text = str(info.value), str(sb3_error.value)
+    if ours is SoftDQN:  # same supported spaces as DQN: SB3's text, word for word
+        assert text.startswith(sb3_text + "; SoftDQN only supports Discrete action spaces")
+    else:  # SAC also supports Discrete: SB3's sentence with the spaces it supports
+        assert sb3_text.startswith("The algorithm only supports (<class 'gymnasium.spaces.box.Box'>,) as action spaces")
+        supported = "(<class 'gymnasium.spaces.box.Box'>, <class 'gymnasium.spaces.discrete.Discrete'>)"
+        assert text.startswith(f"The algorithm only supports {supported} as action spaces but MultiDiscrete([2 2]) was provided; ")
 
 
 @pytest.mark.parametrize(

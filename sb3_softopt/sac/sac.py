@@ -58,6 +58,7 @@ from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
+from sb3_softopt.common.action_spaces import unsupported_action_space
 from sb3_softopt.common.checkpoint import CheckpointLoadMixin
 from sb3_softopt.common.checks import (
     check_off_policy_args,
@@ -204,14 +205,17 @@ class SAC(DiscreteStepMixin, CheckpointLoadMixin, FiniteTransitionsMixin, SB3SAC
 
     @staticmethod
     def _wrap_env(env: GymEnv, verbose: int = 0, monitor_wrapper: bool = True) -> VecEnv:
-        # SB3 checks the action space with a bare ``assert``; fail earlier, with a TypeError
-        # that names the parameter (also on ``load(path, env=...)``, which calls this too).
+        # SB3 checks the action space with a bare ``assert``; fail earlier (also on ``load(path,
+        # env=...)``, which calls this too) with SB3's AssertionError and text, then the diagnosis
+        # (the error is also a TypeError).
         vec_env = SB3SAC._wrap_env(env, verbose, monitor_wrapper)
         if not isinstance(vec_env.action_space, (spaces.Box, spaces.Discrete)):
-            raise TypeError(
+            raise unsupported_action_space(
+                vec_env.action_space,
+                (spaces.Box, spaces.Discrete),
                 f"SAC needs a Box or Discrete action space: env.action_space is {vec_env.action_space!r} "
                 "(for MultiDiscrete / MultiBinary actions use sb3_softopt.EntropyPPO, or flatten them into one "
-                "Discrete space for sb3_softopt.SoftDQN)"
+                "Discrete space for sb3_softopt.SoftDQN)",
             )
         return vec_env
 

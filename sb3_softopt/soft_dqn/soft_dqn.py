@@ -26,6 +26,7 @@ from stable_baselines3.common.type_aliases import Schedule as SB3Schedule
 from stable_baselines3.dqn.dqn import DQN
 from torch.nn import functional as F
 
+from sb3_softopt.common.action_spaces import unsupported_action_space
 from sb3_softopt.common.checkpoint import CheckpointLoadMixin
 from sb3_softopt.common.checks import (
     check_off_policy_args,
@@ -192,7 +193,10 @@ class SoftDQN(CheckpointLoadMixin, FiniteTransitionsMixin, DQN):
             # SB3 would only assert; give a clear error naming the space instead.
             env = maybe_make_env(env, verbose)
             if not isinstance(env.action_space, spaces.Discrete):
-                raise TypeError(f"SoftDQN only supports Discrete action spaces, got {env.action_space!r}; {_SPACE_HINT}")
+                # SB3's AssertionError and text, then the diagnosis (also a TypeError)
+                raise unsupported_action_space(
+                    env.action_space, (spaces.Discrete,), f"SoftDQN only supports Discrete action spaces; {_SPACE_HINT}"
+                )
 
         self.ent_coef = ent_coef
         self.target_entropy = target_entropy
