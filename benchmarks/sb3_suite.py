@@ -79,6 +79,42 @@ CLASSIFIED: list[tuple[str, str, str]] = [
         "a",
         "asserts the log folder PPO_1; ours is EntropyPPO_1 (SB3 names it after the class)",
     ),
+    (
+        "tests/test_callbacks.py::test_eval_callback_logs_are_written_with_the_correct_timestep",
+        "a",
+        "reads the log folder DQN_1; ours is SoftDQN_1 (SB3 names it after the class)",
+    ),
+    (
+        "tests/test_run.py::test_ppo_warnings",
+        "a",
+        "matches 'You are trying to run PPO on the GPU'; SB3 writes the class name: 'EntropyPPO'",
+    ),
+    (
+        "tests/test_gae.py::test_gae_computation[[]*-EntropyPPO[]]",
+        "c",
+        "checks GAE of the raw rewards; EntropyPPO's buffer holds the soft rewards r - alpha log pi "
+        "(docs/entropy_ppo.md, 'How it is implemented'; soft_ent_coef=0.01 by default); with soft_ent_coef=0, "
+        "documented as identical to PPO, the check passes",
+    ),
+    (
+        "tests/test_her.py::test_performance_her[[]*[]]",
+        "c",
+        "passes DQN's exploration_final_eps, which SoftDQN does not take (TypeError): it explores by Boltzmann "
+        "sampling, with exploration_eps as an optional floor, 'DQN's exploration_* schedule is not used' "
+        "(docs/soft_dqn.md, table and options)",
+    ),
+    (
+        "tests/test_spaces.py::test_action_spaces[[]CartPole-v1-SAC[]]",
+        "c",
+        "expects SAC to refuse a Discrete action space; sb3_softopt.SAC supports it (docs/sac.md, README)",
+    ),
+    (
+        "tests/test_logger.py::test_fps_logger[[]SoftDQN[]]",
+        "c",
+        "asserts >= 100 steps/s while training every step; SoftDQN's defaults take one gradient step of batch "
+        "256 on 2 x 256 per env step (docs/soft_dqn.md, 'Defaults': 5.4 ms of CPU per step on an idle thread), "
+        "DQN's one of batch 32 on 2 x 64 every 4 steps; a timing check on a loaded machine",
+    ),
 ]
 
 HELPER = '''"""Written by sb3_softopt's benchmarks/sb3_suite.py: SB3's namespace with our classes."""
@@ -290,11 +326,21 @@ def read_results(root: Path) -> dict:
     return {"counts": counts, "failures": failures, "reaching_dqn_ppo_sac": sum(bool(v) for v in reach.values())}
 
 
+def sb3_test_id(test_id: str) -> str:
+    """The id the same test has in the baseline run: pytest names a class parameter by its
+    ``__name__`` (``test_gae_computation[1-1.0-1.0-EntropyPPO]``)."""
+    for sb3_name, ours in SUBSTITUTES.items():
+        test_id = re.sub(rf"(?<=[\[-]){ours}(?=[\]-])", sb3_name, test_id)
+    return test_id
+
+
 def classify(test_id: str, baseline_failures: dict[str, str] | None) -> tuple[str, str]:
+    """(class, reason) of a failure of the softopt run: ``CLASSIFIED``, else ``env`` when the same
+    test fails in the baseline, else ``unclassified``."""
     for pattern, cls, reason in CLASSIFIED:
         if fnmatch.fnmatchcase(test_id, pattern):
             return cls, reason
-    if baseline_failures is not None and test_id in baseline_failures:
+    if baseline_failures is not None and sb3_test_id(test_id) in baseline_failures:
         return "env", "fails in the unmodified SB3 run too"
     return "unclassified", "not expected: a regression to look at"
 
@@ -310,16 +356,22 @@ def write_summary(out: Path, summary: dict) -> None:
     for mode, res in summary["runs"].items():
         c = res["counts"]
         md.append(f"| {mode} | {c['passed']} | {c['failed']} | {c['error']} | {c['skipped']} | {res['reaching_dqn_ppo_sac']} |")
+    counts = summary["runs"].get("softopt", {}).get("class_counts")
+    if counts:
+        md += ["", "Failures of the softopt run by class: " + ", ".join(f"{c}: {n}" for c, n in counts.items()) + "."]
     md += ["", "A test names DQN/PPO/SAC when one is among its parameters, or its function's code names one, or a"]
     md += ["module-level table that holds one (a static count: an upper bound of the tests that build one)."]
     for mode, res in summary["runs"].items():
         md += ["", f"## Failures: {mode}", ""]
         if not res["failures"]:
             md.append("None.")
-        for test_id, line in res["failures"].items():
-            cls = res.get("classes", {}).get(test_id)
-            tag = f" **({cls[0]})** {cls[1]}" if cls else ""
-            md.append(f"- `{test_id}`: `{line}`{tag}")
+        groups: dict[tuple[str, str], list[str]] = {}
+        for test_id in res["failures"]:
+            groups.setdefault(tuple(res.get("classes", {}).get(test_id, ("", ""))), []).append(test_id)
+        for (cls, reason), test_ids in sorted(groups.items()):
+            if cls:
+                md += [f"**({cls})** {reason}:", ""]
+            md += [f"- `{t}`: `{res['failures'][t]}`" for t in test_ids] + [""]
     md += ["", "## Substitutions (softopt run)", ""]
     md += [f"- `{e['file']}` after line {e['after_line']}: `{e['inserted']}`" for e in summary.get("substitutions", [])]
     (out / "summary.md").write_text("\n".join(md) + "\n")
