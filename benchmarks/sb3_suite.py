@@ -202,6 +202,12 @@ def pytest_collection_modifyitems(session, config, items):
 '''
 
 
+def git_head() -> str | None:
+    """The commit of this repository (the sb3_softopt under test, for an editable install)."""
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent)
+    return done.stdout.strip() or None
+
+
 # ------------------------------------------------------------------------------- extraction
 def sb3_rev(git_dir: str, rev: str | None) -> str:
     """The tag of the installed SB3 version if the repository has it, else ``rev`` or HEAD."""
@@ -352,6 +358,8 @@ def write_summary(out: Path, summary: dict) -> None:
     md = ["# SB3's own test suite with sb3_softopt's classes", ""]
     md += [f"SB3 tests at `{summary['sb3_rev']}` ({summary['sb3_commit'][:10]}); installed: {summary['versions']}.", ""]
     md += [f"Command: `{summary['command']}`", ""]
+    md += [f"- {mode} run (sb3_softopt at {res['sb3_softopt_commit']}): `{res['command']}`" for mode, res in summary["runs"].items()]
+    md += [""]
     md += ["| run | passed | failed | error | skipped | tests naming DQN/PPO/SAC (see below) |", "|---|---|---|---|---|---|"]
     for mode, res in summary["runs"].items():
         c = res["counts"]
@@ -407,16 +415,18 @@ def main() -> None:
         root = workdir / mode
         if args.reuse:  # the runs of an earlier call with this --workdir, read again
             run = json.loads((root / "run.json").read_text())
-            summary["command"] = run["command"]
         else:
             sb3_env = extract(args.sb3_git, commit, root)
-            run = {"command": summary["command"], "substitutions": substitute(root / "tests") if mode == "softopt" else []}
+            run = {"command": summary["command"], "sb3_softopt_commit": git_head(), "substitutions": []}
+            if mode == "softopt":
+                run["substitutions"] = substitute(root / "tests")
             run["pytest_exit_code"] = run_suite(root, mode, args, sb3_env)
             (root / "run.json").write_text(json.dumps(run))
         rc = run["pytest_exit_code"]
         if mode == "softopt":
             summary["substitutions"] = run["substitutions"]
-        summary["runs"][mode] = {"pytest_exit_code": rc, **read_results(root)}
+        summary["runs"][mode] = {"command": run["command"], "sb3_softopt_commit": run.get("sb3_softopt_commit"), "pytest_exit_code": rc}
+        summary["runs"][mode].update(read_results(root))
         print(f"[{mode}] exit {rc}: {summary['runs'][mode]['counts']}", flush=True)
     if "softopt" in summary["runs"]:
         baseline = summary["runs"].get("sb3", {}).get("failures")
