@@ -358,7 +358,9 @@ def write_summary(out: Path, summary: dict) -> None:
     md = ["# SB3's own test suite with sb3_softopt's classes", ""]
     md += [f"SB3 tests at `{summary['sb3_rev']}` ({summary['sb3_commit'][:10]}); installed: {summary['versions']}.", ""]
     md += [f"Command: `{summary['command']}`", ""]
-    md += [f"- {mode} run (sb3_softopt at {res['sb3_softopt_commit']}): `{res['command']}`" for mode, res in summary["runs"].items()]
+    for mode, res in summary["runs"].items():
+        tested = f" (sb3_softopt at {res['sb3_softopt_commit']})" if mode == "softopt" else ""
+        md.append(f"- {mode} run{tested}: `{res['command']}`")
     md += [""]
     md += ["| run | passed | failed | error | skipped | tests naming DQN/PPO/SAC (see below) |", "|---|---|---|---|---|---|"]
     for mode, res in summary["runs"].items():
